@@ -1,0 +1,7 @@
+//! tsmedia: build operating-system deployment media from a JSON media profile.
+//!
+//! Data flows one way: [`profile`] (parse and validate) -> [`plan`] (every
+//! path on the medium, its source and size) -> a writer (folder, ISO, USB,
+//! WIM) that consumes the plan and knows nothing of profiles.
+
+pub mod wim;
