@@ -1,7 +1,15 @@
 //! tsmedia: build operating-system deployment media from a JSON media profile.
 //!
 //! Data flows one way: [`profile`] (parse and validate) -> [`plan`] (every
-//! path on the medium, its source and size) -> a writer (folder, ISO, USB,
-//! WIM) that consumes the plan and knows nothing of profiles.
+//! path on the medium, its source and size) -> a writer in [`write`] (folder,
+//! ISO, USB, WIM) that consumes the plan and knows nothing of profiles.
 
+pub mod cli;
+pub mod cmd;
+pub mod error;
+pub mod io;
+pub mod manifest;
+pub mod plan;
+pub mod profile;
 pub mod wim;
+pub mod write;

@@ -1,0 +1,129 @@
+//! `tsmedia create`: profile -> plan -> writer.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+
+use super::Global;
+use crate::cli::CreateArgs;
+use crate::error::UsageError;
+use crate::profile::{self, OutputFormat};
+use crate::write::{self, WriteOptions};
+
+pub fn run(g: &Global, a: CreateArgs) -> Result<i32> {
+    let loaded = profile::load(&a.profile)?;
+    let format: OutputFormat = a
+        .format
+        .map(Into::into)
+        .or(loaded.profile.output.as_ref().and_then(|o| o.format))
+        .unwrap_or(OutputFormat::Folder);
+    let output: PathBuf = match (&a.output, loaded.profile.output.as_ref().and_then(|o| o.path.as_ref())) {
+        (Some(o), _) => o.clone(),
+        (None, Some(p)) => profile::validate::resolve(&loaded.base_dir, p),
+        (None, None) => {
+            return Err(UsageError::new(
+                "no output path",
+                "give --output PATH, or set `output.path` in the profile",
+            )
+            .into())
+        }
+    };
+    let vp = profile::validate::validate(loaded, a.media_type.map(Into::into))?;
+    check_output_against_inputs(&vp, &output)?;
+    let plan = crate::plan::build(&vp)?;
+    let opts = WriteOptions {
+        force: a.force,
+        quiet: g.quiet,
+    };
+    let report = match format {
+        OutputFormat::Folder => write::folder::write(&plan, &output, &opts)?,
+        other => {
+            return Err(UsageError::new(
+                format!("the {other} format is not available in this build"),
+                "use --format folder",
+            )
+            .into())
+        }
+    };
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else if !g.quiet {
+        eprintln!(
+            "wrote {} medium to {} ({} files, {})",
+            report.media_type,
+            report.output.display(),
+            report.files,
+            crate::write::output::human_bytes(report.output_bytes)
+        );
+    }
+    Ok(0)
+}
+
+/// Refuses an output that is, or is inside, one of the profile's sources,
+/// or that would contain the profile itself.
+fn check_output_against_inputs(vp: &profile::ValidProfile, output: &std::path::Path) -> Result<()> {
+    let abs = |p: &std::path::Path| -> PathBuf {
+        let p = if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            std::env::current_dir().unwrap_or_default().join(p)
+        };
+        // Canonicalize the longest existing ancestor.
+        let mut base = p.clone();
+        let mut rest = Vec::new();
+        while !base.exists() {
+            match (base.file_name().map(|n| n.to_os_string()), base.parent()) {
+                (Some(n), Some(par)) => {
+                    rest.push(n);
+                    base = par.to_path_buf();
+                }
+                _ => break,
+            }
+        }
+        let mut c = base.canonicalize().unwrap_or(base);
+        for n in rest.into_iter().rev() {
+            c.push(n);
+        }
+        c
+    };
+    let out = abs(output);
+    let p = vp.profile();
+    let mut inputs: Vec<(String, String)> = vec![
+        ("--profile".into(), vp.loaded.file.display().to_string()),
+        ("boot_image.path".into(), p.boot_image.path.clone()),
+    ];
+    if let Some(os) = &p.os_image {
+        inputs.push(("os_image.path".into(), os.path.clone()));
+    }
+    if let Some(ts) = &p.task_sequence {
+        inputs.push(("task_sequence.path".into(), ts.path.clone()));
+    }
+    for (i, pkg) in p.packages.iter().enumerate() {
+        inputs.push((format!("packages[{i}].source"), pkg.source.clone()));
+    }
+    if let Some(f) = p.prestart.as_ref().and_then(|x| x.files.clone()) {
+        inputs.push(("prestart.files".into(), f));
+    }
+    for (i, x) in p.extra_files.iter().enumerate() {
+        inputs.push((format!("extra_files[{i}].source"), x.source.clone()));
+    }
+    for (key, v) in inputs {
+        let src = if key == "--profile" {
+            abs(std::path::Path::new(&v))
+        } else {
+            abs(&vp.resolve(&v))
+        };
+        if out == src || out.starts_with(&src) || src.starts_with(&out) {
+            return Err(UsageError::new(
+                format!(
+                    "the output {} overlaps `{key}` ({}): writing it would change or destroy an input",
+                    output.display(),
+                    src.display()
+                ),
+                "write the medium somewhere outside the sources",
+            )
+            .into());
+        }
+    }
+    Ok(())
+}

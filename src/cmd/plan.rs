@@ -1,0 +1,57 @@
+//! `tsmedia plan`: the whole medium, without writing it.
+
+use anyhow::Result;
+
+use super::Global;
+use crate::cli::PlanArgs;
+use crate::profile::{self, InvalidProfile};
+use crate::write::output::human_bytes;
+
+pub fn run(_g: &Global, a: PlanArgs) -> Result<i32> {
+    let loaded = profile::load(&a.profile)?;
+    let res = profile::validate::validate(loaded, a.media_type.map(Into::into))
+        .map_err(anyhow::Error::from)
+        .and_then(|vp| crate::plan::build(&vp));
+    let plan = match res {
+        Ok(p) => p,
+        Err(e) => {
+            if a.json {
+                if let Some(inv) = e.downcast_ref::<InvalidProfile>() {
+                    let v = serde_json::json!({ "ok": false, "problems": inv.problems });
+                    println!("{}", serde_json::to_string_pretty(&v)?);
+                }
+            }
+            return Err(e);
+        }
+    };
+    if a.json {
+        let mut v = serde_json::to_value(plan.view())?;
+        v["ok"] = true.into();
+        v["problems"] = serde_json::json!([]);
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(0);
+    }
+    println!(
+        "{} medium \"{}\" ({}), {} files, {}",
+        plan.media_type,
+        plan.label,
+        plan.media_guid,
+        plan.entries.len(),
+        human_bytes(plan.total_size())
+    );
+    if let Some(b) = &plan.boot.bios {
+        println!("BIOS boot: /{b}");
+    }
+    if let Some(u) = &plan.boot.uefi {
+        println!("UEFI boot: /{u}");
+    }
+    let w = plan.entries.iter().map(|e| e.size.to_string().len()).max().unwrap_or(1);
+    for e in &plan.entries {
+        println!("{:>w$}  /{}  <- {}", e.size, e.path, e.origin, w = w);
+    }
+    for d in &plan.empty_dirs {
+        println!("{:>w$}  /{}/  (empty folder)", "-", d, w = w);
+    }
+    println!("total: {} files, {} bytes; no problems found", plan.entries.len(), plan.total_size());
+    Ok(0)
+}

@@ -1,0 +1,57 @@
+//! The folder writer: the plan as a plain folder tree (a staging folder).
+
+use std::io::{BufWriter, Write};
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use sha2::{Digest, Sha256};
+
+use super::output::{check_space, TempOutput};
+use super::{copy_entry, Hashes, Report, WriteOptions};
+use crate::io::Progress;
+use crate::plan::{Plan, Source};
+
+/// Writes `plan` as a folder at `dest`.
+pub fn write(plan: &Plan, dest: &Path, opts: &WriteOptions) -> Result<Report> {
+    let out = TempOutput::new(dest, opts.force)?;
+    check_space(dest, plan.total_size())?;
+    let root = out.path().to_path_buf();
+    std::fs::create_dir(&root).with_context(|| format!("creating {}", root.display()))?;
+    for d in plan.dirs() {
+        let p = root.join(&d);
+        std::fs::create_dir_all(&p).with_context(|| format!("creating {}", p.display()))?;
+    }
+    let progress = Progress::bytes(plan.total_size(), "writing", opts.quiet);
+    let mut hashes = Hashes::new();
+    for e in &plan.entries {
+        if matches!(e.source, Source::Manifest) {
+            continue;
+        }
+        let target = root.join(&e.path);
+        let f = std::fs::File::create(&target).with_context(|| format!("creating {}", target.display()))?;
+        let mut w = BufWriter::with_capacity(crate::io::BUF_SIZE, f);
+        let h = copy_entry(e, &mut w, &progress)?;
+        w.flush().with_context(|| format!("writing {}", target.display()))?;
+        hashes.insert(e.path.clone(), h);
+    }
+    let manifest = plan.render_manifest(&hashes);
+    let mpath = root.join(crate::manifest::MANIFEST_PATH);
+    let mut f = std::fs::File::create(&mpath).with_context(|| format!("creating {}", mpath.display()))?;
+    f.write_all(&manifest)
+        .and_then(|_| f.sync_all())
+        .with_context(|| format!("writing {}", mpath.display()))?;
+    progress.finish();
+    out.commit()?;
+    Ok(Report {
+        output: dest.to_path_buf(),
+        format: "folder".into(),
+        media_type: plan.media_type.as_str().into(),
+        files: plan.entries.len(),
+        content_bytes: plan.total_size(),
+        output_bytes: plan.total_size(),
+        manifest_sha256: hex::encode(Sha256::digest(&manifest)),
+        output_sha256: None,
+        dedup_saved_bytes: None,
+        volumes: Vec::new(),
+    })
+}

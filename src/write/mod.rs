@@ -1,0 +1,70 @@
+//! Writers: each turns a [`crate::plan::Plan`] into one kind of output.
+
+pub mod folder;
+pub mod output;
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+
+use crate::io::Progress;
+use crate::plan::{Entry, Source};
+
+/// Options every writer takes.
+#[derive(Clone)]
+pub struct WriteOptions {
+    /// Replace an existing output.
+    pub force: bool,
+    /// Hide progress.
+    pub quiet: bool,
+}
+
+/// What a writer reports when done (printed by `create --json`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub output: PathBuf,
+    pub format: String,
+    pub media_type: String,
+    /// Files on the medium, manifest included.
+    pub files: usize,
+    /// Bytes of file content.
+    pub content_bytes: u64,
+    /// Bytes written to the output (image size for images).
+    pub output_bytes: u64,
+    pub manifest_sha256: String,
+    /// SHA-256 of the whole output, for single-file outputs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output_sha256: Option<String>,
+    /// Bytes saved by storing identical files once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dedup_saved_bytes: Option<u64>,
+    /// Output volumes (volume sets), when more than one.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub volumes: Vec<PathBuf>,
+}
+
+/// Opens an entry's content for streaming. The manifest has no stream of its
+/// own: writers render it once every other file is written.
+pub fn open_source(e: &Entry) -> Result<Box<dyn Read + Send>> {
+    match &e.source {
+        Source::File(p) => {
+            let f = std::fs::File::open(p).with_context(|| format!("opening {}", p.display()))?;
+            Ok(Box::new(f))
+        }
+        Source::Bytes(b) => Ok(Box::new(std::io::Cursor::new(b.clone()))),
+        Source::Manifest => anyhow::bail!("the manifest is rendered, not read"),
+    }
+}
+
+/// Copies one entry into `w`, returning its SHA-256; errors name the source.
+pub fn copy_entry<W: std::io::Write + ?Sized>(e: &Entry, w: &mut W, progress: &Progress) -> Result<[u8; 32]> {
+    let r = open_source(e)?;
+    crate::io::copy_exact(r, w, e.size, progress)
+        .with_context(|| format!("copying {} to /{}", e.origin, e.path))
+}
+
+/// Hashes collected while writing, by medium path.
+pub type Hashes = HashMap<String, [u8; 32]>;
