@@ -507,7 +507,8 @@ impl Wim {
     /// e.g. `Boot/BCD` and `EFI/Microsoft/Boot/BCD`), the first keeps
     /// `dest_dir/NAME` and the k-th (k >= 2) goes to `dest_dir/_k/NAME` (the
     /// folder name gets more leading `_` if it would clash with a requested
-    /// name). Existing files are replaced.
+    /// name). Existing files are replaced; use a dedicated `dest_dir`, as
+    /// an unrelated file named like a collision folder makes this fail.
     ///
     /// No ACLs, attributes, UNIX owners or reparse fix-ups are applied, so
     /// this works without root; timestamps are set as stored. Errors:

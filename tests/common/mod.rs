@@ -1,0 +1,112 @@
+//! Shared helpers of the integration tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Builds the fixtures once (the script is idempotent and locks itself).
+pub fn fixtures() -> PathBuf {
+    static DONE: OnceLock<PathBuf> = OnceLock::new();
+    DONE.get_or_init(|| {
+        let script = root().join("fixtures/make-fixtures.sh");
+        let out = Command::new("bash")
+            .arg(&script)
+            .output()
+            .expect("running fixtures/make-fixtures.sh");
+        assert!(
+            out.status.success(),
+            "fixtures/make-fixtures.sh failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        root().join("fixtures/build")
+    })
+    .clone()
+}
+
+/// True when an external checking tool is present. Under CI=true a missing
+/// tool fails the test instead of skipping it.
+pub fn have_tool(tool: &str, debian_package: &str) -> bool {
+    let found = Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {tool}"))
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !found {
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("{tool} is missing: install the Debian package {debian_package} (CI=true requires it)");
+        }
+        eprintln!("SKIPPED: {tool} not installed (Debian package {debian_package})");
+    }
+    found
+}
+
+/// The tsmedia binary, run from the repository root.
+pub fn tsmedia() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_tsmedia"));
+    c.current_dir(root());
+    c.env("TSMEDIA_PFX_PASSWORD", "tsmedia-demo");
+    c.env_remove("SOURCE_DATE_EPOCH");
+    c
+}
+
+pub fn run_ok(c: &mut Command) -> Output {
+    let out = c.output().expect("running tsmedia");
+    assert!(
+        out.status.success(),
+        "command failed ({:?}):\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+pub fn sha256_file(p: &Path) -> String {
+    use sha2::{Digest, Sha256};
+    use std::io::Read;
+    let mut f = std::fs::File::open(p).unwrap_or_else(|e| panic!("open {}: {e}", p.display()));
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    hex::encode(h.finalize())
+}
+
+/// Every regular file under `dir`, as (relative path, absolute path), sorted.
+pub fn files_under(dir: &Path) -> Vec<(String, PathBuf)> {
+    fn go(base: &Path, d: &Path, out: &mut Vec<(String, PathBuf)>) {
+        let mut ents: Vec<_> = std::fs::read_dir(d).unwrap().map(|e| e.unwrap().path()).collect();
+        ents.sort();
+        for p in ents {
+            if p.is_dir() {
+                go(base, &p, out);
+            } else {
+                let rel = p.strip_prefix(base).unwrap().to_string_lossy().replace('\\', "/");
+                out.push((rel, p));
+            }
+        }
+    }
+    let mut v = Vec::new();
+    go(dir, dir, &mut v);
+    v
+}
+
+/// A scratch folder under target/, removed when dropped.
+pub fn scratch(name: &str) -> tempfile::TempDir {
+    let base = root().join("target/test-scratch");
+    std::fs::create_dir_all(&base).unwrap();
+    tempfile::Builder::new().prefix(&format!("{name}-")).tempdir_in(base).unwrap()
+}
