@@ -39,7 +39,9 @@ pub fn exit_code(e: &anyhow::Error) -> i32 {
         if cause.is::<VerifyFailed>() {
             return EXIT_VERIFY;
         }
-        if let Some(crate::wim::WimError::NotAWim { .. }) = cause.downcast_ref::<crate::wim::WimError>() {
+        if let Some(crate::wim::WimError::NotAWim { .. }) =
+            cause.downcast_ref::<crate::wim::WimError>()
+        {
             return EXIT_INVALID;
         }
     }

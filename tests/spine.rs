@@ -12,7 +12,8 @@ use common::*;
 const TYPES: [&str; 4] = ["capture", "bootable", "prestaged", "standalone"];
 
 fn manifest(dir: &Path) -> serde_json::Value {
-    let b = std::fs::read(dir.join("SMS/data/tsmedia-manifest.json")).expect("manifest on the medium");
+    let b =
+        std::fs::read(dir.join("SMS/data/tsmedia-manifest.json")).expect("manifest on the medium");
     serde_json::from_slice(&b).expect("manifest is JSON")
 }
 
@@ -25,7 +26,11 @@ fn extract_boot_tree(fx: &Path, dest: &Path) {
         .arg(format!("--dest-dir={}", dest.display()))
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -46,7 +51,8 @@ fn every_media_type_writes_a_folder_matching_its_sources() {
                 .args(["--format", "folder", "--json", "--output"])
                 .arg(&out),
         );
-        let report: serde_json::Value = serde_json::from_slice(&o.stdout).expect("--json prints JSON");
+        let report: serde_json::Value =
+            serde_json::from_slice(&o.stdout).expect("--json prints JSON");
         assert_eq!(report["media_type"], t);
         assert_eq!(report["format"], "folder");
 
@@ -56,14 +62,21 @@ fn every_media_type_writes_a_folder_matching_its_sources() {
         assert_eq!(m["media_type"], t);
         let files = m["files"].as_array().unwrap();
         let on_disk = files_under(&out);
-        assert_eq!(files.len() + 1, on_disk.len(), "{t}: manifest covers every file");
+        assert_eq!(
+            files.len() + 1,
+            on_disk.len(),
+            "{t}: manifest covers every file"
+        );
         assert_eq!(report["files"].as_u64().unwrap() as usize, on_disk.len());
         let listed: BTreeMap<String, (u64, String)> = files
             .iter()
             .map(|f| {
                 (
                     f["path"].as_str().unwrap().to_string(),
-                    (f["size"].as_u64().unwrap(), f["sha256"].as_str().unwrap().to_string()),
+                    (
+                        f["size"].as_u64().unwrap(),
+                        f["sha256"].as_str().unwrap().to_string(),
+                    ),
                 )
             })
             .collect();
@@ -71,8 +84,14 @@ fn every_media_type_writes_a_folder_matching_its_sources() {
             if rel == "SMS/data/tsmedia-manifest.json" {
                 continue;
             }
-            let (size, sha) = listed.get(rel).unwrap_or_else(|| panic!("{t}: {rel} not in manifest"));
-            assert_eq!(std::fs::metadata(abs).unwrap().len(), *size, "{t}: size of {rel}");
+            let (size, sha) = listed
+                .get(rel)
+                .unwrap_or_else(|| panic!("{t}: {rel} not in manifest"));
+            assert_eq!(
+                std::fs::metadata(abs).unwrap().len(),
+                *size,
+                "{t}: size of {rel}"
+            );
             assert_eq!(&sha256_file(abs), sha, "{t}: hash of {rel}");
         }
         let manifest_sha = sha256_file(&out.join("SMS/data/tsmedia-manifest.json"));
@@ -87,7 +106,10 @@ fn every_media_type_writes_a_folder_matching_its_sources() {
             ("boot/etfsboot.com", "Boot/DVD/PCAT/etfsboot.com"),
             ("efi/boot/bootx64.efi", "Boot/EFI/bootmgfw.efi"),
             ("efi/microsoft/boot/BCD", "Boot/DVD/EFI/BCD"),
-            ("efi/microsoft/boot/efisys.bin", "Boot/DVD/EFI/en-US/efisys.bin"),
+            (
+                "efi/microsoft/boot/efisys.bin",
+                "Boot/DVD/EFI/en-US/efisys.bin",
+            ),
         ] {
             assert_eq!(
                 sha256_file(&out.join(medium)),
@@ -102,14 +124,22 @@ fn every_media_type_writes_a_folder_matching_its_sources() {
             .output()
             .unwrap();
         let info = String::from_utf8_lossy(&info.stdout);
-        assert!(info.lines().any(|l| l.starts_with("Image Count:") && l.trim_end().ends_with(" 1")), "{t}: {info}");
+        assert!(
+            info.lines()
+                .any(|l| l.starts_with("Image Count:") && l.trim_end().ends_with(" 1")),
+            "{t}: {info}"
+        );
         assert!(info.contains("Microsoft Windows PE (x64)"), "{t}: {info}");
         let v = Command::new("wimlib-imagex")
             .arg("verify")
             .arg(out.join("sources/boot.wim"))
             .output()
             .unwrap();
-        assert!(v.status.success(), "{t}: boot.wim verify: {}", String::from_utf8_lossy(&v.stderr));
+        assert!(
+            v.status.success(),
+            "{t}: boot.wim verify: {}",
+            String::from_utf8_lossy(&v.stderr)
+        );
 
         // Settings every medium has.
         let ini = std::fs::read_to_string(out.join("SMS/data/TsmBootstrap.ini")).unwrap();
@@ -138,7 +168,15 @@ fn standalone_content_is_byte_identical_to_the_package_sources() {
     let out = tmp.path().join("m");
     run_ok(
         tsmedia()
-            .args(["-q", "create", "--profile", "examples/standalone.json", "--format", "folder", "--output"])
+            .args([
+                "-q",
+                "create",
+                "--profile",
+                "examples/standalone.json",
+                "--format",
+                "folder",
+                "--output",
+            ])
             .arg(&out),
     );
     for (id, src) in [
@@ -155,7 +193,12 @@ fn standalone_content_is_byte_identical_to_the_package_sources() {
             "{id}: same names"
         );
         for ((_, a), (_, b)) in want.iter().zip(&got) {
-            assert_eq!(std::fs::read(a).unwrap(), std::fs::read(b).unwrap(), "{}", b.display());
+            assert_eq!(
+                std::fs::read(a).unwrap(),
+                std::fs::read(b).unwrap(),
+                "{}",
+                b.display()
+            );
         }
     }
     assert_eq!(
@@ -199,15 +242,35 @@ fn plan_json_lists_the_whole_medium() {
     let out = tmp.path().join("m");
     run_ok(
         tsmedia()
-            .args(["-q", "create", "--profile", "examples/standalone.json", "--format", "folder", "--output"])
+            .args([
+                "-q",
+                "create",
+                "--profile",
+                "examples/standalone.json",
+                "--format",
+                "folder",
+                "--output",
+            ])
             .arg(&out),
     );
     for f in files {
         let p = out.join(f["path"].as_str().unwrap());
-        assert_eq!(std::fs::metadata(&p).unwrap().len(), f["size"].as_u64().unwrap(), "{}", p.display());
+        assert_eq!(
+            std::fs::metadata(&p).unwrap().len(),
+            f["size"].as_u64().unwrap(),
+            "{}",
+            p.display()
+        );
     }
-    // Nothing was written by `plan`.
-    assert!(!root().join("out/standalone.iso").exists() || true);
+    // `plan` writes nothing at the profile's output path.
+    let text = std::fs::read_to_string(root().join("examples/standalone.json"))
+        .unwrap()
+        .replace("../fixtures/build", fixtures().to_str().unwrap())
+        .replace("../out/standalone.iso", "never-written");
+    let prof = tmp.path().join("p.json");
+    std::fs::write(&prof, text).unwrap();
+    run_ok(tsmedia().arg("plan").arg("--profile").arg(&prof));
+    assert!(!tmp.path().join("never-written").exists());
 }
 
 #[test]
@@ -218,7 +281,14 @@ fn existing_output_needs_force_and_is_replaced_whole() {
     std::fs::create_dir(&out).unwrap();
     std::fs::write(out.join("old.txt"), "old").unwrap();
     let o = tsmedia()
-        .args(["create", "--profile", "examples/bootable.json", "--format", "folder", "--output"])
+        .args([
+            "create",
+            "--profile",
+            "examples/bootable.json",
+            "--format",
+            "folder",
+            "--output",
+        ])
         .arg(&out)
         .output()
         .unwrap();
@@ -227,7 +297,16 @@ fn existing_output_needs_force_and_is_replaced_whole() {
     assert!(out.join("old.txt").exists(), "refused output untouched");
     run_ok(
         tsmedia()
-            .args(["-q", "create", "--profile", "examples/bootable.json", "--format", "folder", "--force", "--output"])
+            .args([
+                "-q",
+                "create",
+                "--profile",
+                "examples/bootable.json",
+                "--format",
+                "folder",
+                "--force",
+                "--output",
+            ])
             .arg(&out),
     );
     assert!(!out.join("old.txt").exists(), "old content replaced");
@@ -248,11 +327,29 @@ fn boot_image_index_selects_the_image() {
     let prof = tmp.path().join("p.json");
     std::fs::write(&prof, text).unwrap();
     let out = tmp.path().join("m");
-    run_ok(tsmedia().args(["-q", "create", "--format", "folder", "--profile"]).arg(&prof).arg("--output").arg(&out));
-    let info = Command::new("wimlib-imagex").arg("info").arg(out.join("sources/boot.wim")).output().unwrap();
+    run_ok(
+        tsmedia()
+            .args(["-q", "create", "--format", "folder", "--profile"])
+            .arg(&prof)
+            .arg("--output")
+            .arg(&out),
+    );
+    let info = Command::new("wimlib-imagex")
+        .arg("info")
+        .arg(out.join("sources/boot.wim"))
+        .output()
+        .unwrap();
     let info = String::from_utf8_lossy(&info.stdout);
     assert!(info.contains("Microsoft Windows Setup (x64)"), "{info}");
-    assert!(info.lines().any(|l| l.starts_with("Image Count:") && l.trim_end().ends_with(" 1")), "{info}");
+    assert!(
+        info.lines().any(|l| l.starts_with("Boot Index:") && l.trim_end().ends_with(" 1")),
+        "the exported image is the boot image: {info}"
+    );
+    assert!(
+        info.lines()
+            .any(|l| l.starts_with("Image Count:") && l.trim_end().ends_with(" 1")),
+        "{info}"
+    );
 }
 
 #[test]
@@ -262,10 +359,12 @@ fn profile_init_validates_and_schema_is_json() {
         let text = String::from_utf8(o.stdout).unwrap();
         assert!(text.contains("//"), "init output carries comments");
         let stripped = tsmedia::profile::strip_comments(&text);
-        let v: serde_json::Value = serde_json::from_str(&stripped).expect("init output is JSON once comments go");
+        let v: serde_json::Value =
+            serde_json::from_str(&stripped).expect("init output is JSON once comments go");
         assert_eq!(v["type"], t);
         // It parses as a profile (sources do not exist, so validation reports those only).
-        let _: tsmedia::profile::Profile = serde_json::from_value(v).expect("init output parses as a profile");
+        let _: tsmedia::profile::Profile =
+            serde_json::from_value(v).expect("init output parses as a profile");
     }
     let o = run_ok(tsmedia().args(["profile", "schema"]));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();

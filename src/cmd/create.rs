@@ -17,7 +17,10 @@ pub fn run(g: &Global, a: CreateArgs) -> Result<i32> {
         .map(Into::into)
         .or(loaded.profile.output.as_ref().and_then(|o| o.format))
         .unwrap_or(OutputFormat::Folder);
-    let output: PathBuf = match (&a.output, loaded.profile.output.as_ref().and_then(|o| o.path.as_ref())) {
+    let output: PathBuf = match (
+        &a.output,
+        loaded.profile.output.as_ref().and_then(|o| o.path.as_ref()),
+    ) {
         (Some(o), _) => o.clone(),
         (None, Some(p)) => profile::validate::resolve(&loaded.base_dir, p),
         (None, None) => {

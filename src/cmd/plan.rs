@@ -45,13 +45,22 @@ pub fn run(_g: &Global, a: PlanArgs) -> Result<i32> {
     if let Some(u) = &plan.boot.uefi {
         println!("UEFI boot: /{u}");
     }
-    let w = plan.entries.iter().map(|e| e.size.to_string().len()).max().unwrap_or(1);
+    let w = plan
+        .entries
+        .iter()
+        .map(|e| e.size.to_string().len())
+        .max()
+        .unwrap_or(1);
     for e in &plan.entries {
         println!("{:>w$}  /{}  <- {}", e.size, e.path, e.origin, w = w);
     }
     for d in &plan.empty_dirs {
         println!("{:>w$}  /{}/  (empty folder)", "-", d, w = w);
     }
-    println!("total: {} files, {} bytes; no problems found", plan.entries.len(), plan.total_size());
+    println!(
+        "total: {} files, {} bytes; no problems found",
+        plan.entries.len(),
+        plan.total_size()
+    );
     Ok(0)
 }

@@ -177,7 +177,11 @@ pub fn variables_dat(
 }
 
 /// The task sequence policy of standalone (and prestaged) media.
-pub fn policy_xml(vp: &ValidProfile, media_guid: &str, paths: &Paths<'_>) -> std::io::Result<Option<Vec<u8>>> {
+pub fn policy_xml(
+    vp: &ValidProfile,
+    media_guid: &str,
+    paths: &Paths<'_>,
+) -> std::io::Result<Option<Vec<u8>>> {
     let p = vp.profile();
     let Some(ts) = &p.task_sequence else {
         return Ok(None);

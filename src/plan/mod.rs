@@ -93,11 +93,27 @@ pub const BOOT_FILES: &[(&str, &str, bool)] = &[
     ("bootmgr.efi", "Windows/Boot/EFI/bootmgr.efi", true),
     ("boot/BCD", "Windows/Boot/DVD/PCAT/BCD", true),
     ("boot/boot.sdi", "Windows/Boot/DVD/PCAT/boot.sdi", true),
-    ("boot/etfsboot.com", "Windows/Boot/DVD/PCAT/etfsboot.com", true),
-    ("efi/boot/bootx64.efi", "Windows/Boot/EFI/bootmgfw.efi", true),
+    (
+        "boot/etfsboot.com",
+        "Windows/Boot/DVD/PCAT/etfsboot.com",
+        true,
+    ),
+    (
+        "efi/boot/bootx64.efi",
+        "Windows/Boot/EFI/bootmgfw.efi",
+        true,
+    ),
     ("efi/microsoft/boot/BCD", "Windows/Boot/DVD/EFI/BCD", true),
-    ("efi/microsoft/boot/boot.sdi", "Windows/Boot/DVD/EFI/boot.sdi", false),
-    ("efi/microsoft/boot/efisys.bin", "Windows/Boot/DVD/EFI/en-US/efisys.bin", true),
+    (
+        "efi/microsoft/boot/boot.sdi",
+        "Windows/Boot/DVD/EFI/boot.sdi",
+        false,
+    ),
+    (
+        "efi/microsoft/boot/efisys.bin",
+        "Windows/Boot/DVD/EFI/en-US/efisys.bin",
+        true,
+    ),
 ];
 pub const BIOS_BOOT: &str = "boot/etfsboot.com";
 pub const UEFI_BOOT: &str = "efi/microsoft/boot/efisys.bin";
@@ -152,10 +168,19 @@ struct Builder {
 
 impl Builder {
     fn problem(&mut self, key: &str, msg: impl Into<String>, fix: impl Into<String>) {
-        self.problems.push((key.to_string(), msg.into(), fix.into()));
+        self.problems
+            .push((key.to_string(), msg.into(), fix.into()));
     }
 
-    fn add(&mut self, key: &str, path: String, size: u64, source: Source, origin: String, group: Group) {
+    fn add(
+        &mut self,
+        key: &str,
+        path: String,
+        size: u64,
+        source: Source,
+        origin: String,
+        group: Group,
+    ) {
         let upper = path.to_uppercase();
         if let Some((other, exact)) = self.claimed.get(&upper) {
             let other = other.clone();
@@ -191,7 +216,11 @@ impl Builder {
         let meta = match std::fs::metadata(src) {
             Ok(m) => m,
             Err(e) => {
-                self.problem(key, format!("cannot read {}: {e}", src.display()), "check the path");
+                self.problem(
+                    key,
+                    format!("cannot read {}: {e}", src.display()),
+                    "check the path",
+                );
                 return;
             }
         };
@@ -220,7 +249,14 @@ impl Builder {
         }
         for f in w.files {
             let origin = f.path.display().to_string();
-            self.add(key, join(&f.rel), f.size, Source::File(f.path), origin, group.clone());
+            self.add(
+                key,
+                join(&f.rel),
+                f.size,
+                Source::File(f.path),
+                origin,
+                group.clone(),
+            );
         }
     }
 
@@ -365,13 +401,23 @@ pub fn build(vp: &ValidProfile) -> Result<Plan> {
             continue;
         }
         let dest = format!("SMS/PKG/{}", pkg.id);
-        b.add_tree(&key, &vp.resolve(&pkg.source), &dest, Group::Package(pkg.id.clone()));
+        b.add_tree(
+            &key,
+            &vp.resolve(&pkg.source),
+            &dest,
+            Group::Package(pkg.id.clone()),
+        );
         pkg_paths.push((pkg.id.clone(), dest));
     }
     let mut prestart_path = None;
     if let Some(files) = p.prestart.as_ref().and_then(|ps| ps.files.as_ref()) {
         let dest = format!("SMS/PKG/{PRESTART_ID}");
-        b.add_tree("prestart.files", &vp.resolve(files), &dest, Group::Package(PRESTART_ID.into()));
+        b.add_tree(
+            "prestart.files",
+            &vp.resolve(files),
+            &dest,
+            Group::Package(PRESTART_ID.into()),
+        );
         prestart_path = Some(dest);
     }
 
@@ -381,10 +427,16 @@ pub fn build(vp: &ValidProfile) -> Result<Plan> {
         packages: &pkg_paths,
         prestart: prestart_path.as_deref(),
     };
-    b.generated("SMS/data/TsmBootstrap.ini", generated::bootstrap_ini(vp, &media_guid));
-    let vars = generated::variables_dat(vp, &media_guid, &paths).context("writing media variables")?;
+    b.generated(
+        "SMS/data/TsmBootstrap.ini",
+        generated::bootstrap_ini(vp, &media_guid),
+    );
+    let vars =
+        generated::variables_dat(vp, &media_guid, &paths).context("writing media variables")?;
     b.generated("SMS/data/Variables.dat", vars);
-    if let Some(policy) = generated::policy_xml(vp, &media_guid, &paths).context("reading the task sequence")? {
+    if let Some(policy) =
+        generated::policy_xml(vp, &media_guid, &paths).context("reading the task sequence")?
+    {
         b.generated("SMS/data/Policy.xml", policy);
     }
 
@@ -413,16 +465,29 @@ pub fn build(vp: &ValidProfile) -> Result<Plan> {
         .map(|e| e.path.clone())
         .collect();
     for c in clashes {
-        let key = b.claimed.get(&c.to_uppercase()).map(|x| x.0.clone()).unwrap_or_default();
+        let key = b
+            .claimed
+            .get(&c.to_uppercase())
+            .map(|x| x.0.clone())
+            .unwrap_or_default();
         b.problem(
             &key,
             format!("`/{c}` is a file, but other files need it to be a folder"),
             "rename the file or move the other files",
         );
     }
-    if b.claimed.contains_key(&manifest::MANIFEST_PATH.to_uppercase()) {
+    if b.claimed
+        .contains_key(&manifest::MANIFEST_PATH.to_uppercase())
+    {
         let key = b.claimed[&manifest::MANIFEST_PATH.to_uppercase()].0.clone();
-        b.problem(&key, format!("`/{}` is reserved for the manifest", manifest::MANIFEST_PATH), "rename the file");
+        b.problem(
+            &key,
+            format!(
+                "`/{}` is reserved for the manifest",
+                manifest::MANIFEST_PATH
+            ),
+            "rename the file",
+        );
     }
 
     if !b.problems.is_empty() {
@@ -487,7 +552,8 @@ pub fn sort_key(p: &str) -> (String, &str) {
 
 /// Every ancestor folder of a medium path (`a/b/c` -> `a`, `a/b`).
 pub fn parents(path: &str) -> impl Iterator<Item = String> + '_ {
-    path.match_indices('/').map(move |(i, _)| path[..i].to_string())
+    path.match_indices('/')
+        .map(move |(i, _)| path[..i].to_string())
 }
 
 impl Plan {

@@ -29,7 +29,8 @@ pub fn walk(root: &Path) -> Walk {
     let canon_root = match root.canonicalize() {
         Ok(c) => c,
         Err(e) => {
-            w.problems.push(format!("cannot read {}: {e}", root.display()));
+            w.problems
+                .push(format!("cannot read {}: {e}", root.display()));
             return w;
         }
     };
@@ -43,7 +44,8 @@ fn visit(canon_root: &Path, dir: &Path, rel: &str, stack: &mut HashSet<PathBuf>,
     let rd = match std::fs::read_dir(dir) {
         Ok(rd) => rd,
         Err(e) => {
-            w.problems.push(format!("cannot read folder {}: {e}", dir.display()));
+            w.problems
+                .push(format!("cannot read folder {}: {e}", dir.display()));
             return;
         }
     };
@@ -51,7 +53,9 @@ fn visit(canon_root: &Path, dir: &Path, rel: &str, stack: &mut HashSet<PathBuf>,
     for ent in rd {
         match ent {
             Ok(e) => names.push(e.file_name()),
-            Err(e) => w.problems.push(format!("cannot read folder {}: {e}", dir.display())),
+            Err(e) => w
+                .problems
+                .push(format!("cannot read folder {}: {e}", dir.display())),
         }
     }
     names.sort();
@@ -75,7 +79,8 @@ fn visit(canon_root: &Path, dir: &Path, rel: &str, stack: &mut HashSet<PathBuf>,
         let lmeta = match std::fs::symlink_metadata(&path) {
             Ok(m) => m,
             Err(e) => {
-                w.problems.push(format!("cannot read {}: {e}", path.display()));
+                w.problems
+                    .push(format!("cannot read {}: {e}", path.display()));
                 continue;
             }
         };
@@ -104,7 +109,8 @@ fn visit(canon_root: &Path, dir: &Path, rel: &str, stack: &mut HashSet<PathBuf>,
         let meta = match std::fs::metadata(&path) {
             Ok(m) => m,
             Err(e) => {
-                w.problems.push(format!("cannot read {}: {e}", path.display()));
+                w.problems
+                    .push(format!("cannot read {}: {e}", path.display()));
                 continue;
             }
         };
@@ -112,7 +118,8 @@ fn visit(canon_root: &Path, dir: &Path, rel: &str, stack: &mut HashSet<PathBuf>,
             let canon = match target_dir.canonicalize() {
                 Ok(c) => c,
                 Err(e) => {
-                    w.problems.push(format!("cannot read {}: {e}", path.display()));
+                    w.problems
+                        .push(format!("cannot read {}: {e}", path.display()));
                     continue;
                 }
             };
@@ -127,7 +134,8 @@ fn visit(canon_root: &Path, dir: &Path, rel: &str, stack: &mut HashSet<PathBuf>,
             stack.remove(&canon);
         } else if meta.is_file() {
             if let Err(e) = std::fs::File::open(&path) {
-                w.problems.push(format!("cannot read {}: {e}", path.display()));
+                w.problems
+                    .push(format!("cannot read {}: {e}", path.display()));
                 continue;
             }
             w.files.push(Found {

@@ -90,7 +90,10 @@ impl Scanner<'_> {
         }
         let raw = &self.bytes[start..self.pos - 1];
         let quoted = format!("\"{}\"", String::from_utf8_lossy(raw));
-        Some(serde_json::from_str::<String>(&quoted).unwrap_or_else(|_| quoted))
+        match serde_json::from_str::<String>(&quoted) {
+            Ok(s) => Some(s),
+            Err(_) => Some(quoted),
+        }
     }
 
     fn value(&mut self, path: String) -> Option<()> {

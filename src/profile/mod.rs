@@ -84,7 +84,12 @@ impl<'a> Problems<'a> {
         }
     }
 
-    pub fn add(&mut self, path: impl Into<String>, message: impl Into<String>, fix: impl Into<String>) {
+    pub fn add(
+        &mut self,
+        path: impl Into<String>,
+        message: impl Into<String>,
+        fix: impl Into<String>,
+    ) {
         let path = path.into();
         let line = self.index.line_of(&path);
         self.list.push(Problem {
@@ -162,6 +167,19 @@ pub fn load(file: &Path) -> anyhow::Result<LoadedProfile> {
     let sha256 = hex::encode(sha2::Sha256::digest(text.as_bytes()));
     let text = strip_comments(&text);
     let lines = LineIndex::new(&text);
+    if !text.trim_start().starts_with('{') && !text.trim().is_empty() {
+        let line = text.len() - text.trim_start().len();
+        let line = text[..line].matches('\n').count() + 1;
+        return Err(invalid(vec![Problem {
+            path: String::new(),
+            line: Some(line),
+            message: "the profile is not a JSON object".into(),
+            fix:
+                "a profile is one JSON object `{ ... }`; `tsmedia profile init --type T` prints one"
+                    .into(),
+        }])
+        .into());
+    }
     let mut de = serde_json::Deserializer::from_str(&text);
     let parsed = serde_path_to_error::deserialize(&mut de);
     if parsed.is_ok() {
@@ -198,7 +216,13 @@ pub fn load(file: &Path) -> anyhow::Result<LoadedProfile> {
     };
     let base_dir = file
         .parent()
-        .map(|p| if p.as_os_str().is_empty() { Path::new(".") } else { p })
+        .map(|p| {
+            if p.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                p
+            }
+        })
         .unwrap_or(Path::new("."))
         .to_path_buf();
     Ok(LoadedProfile {
@@ -213,7 +237,7 @@ pub fn load(file: &Path) -> anyhow::Result<LoadedProfile> {
 /// serde_path_to_error prints `a.b[0].c` already, except for the root (`.`).
 fn json_path(p: &serde_path_to_error::Path) -> String {
     let s = p.to_string();
-    if s == "." {
+    if s == "." || s == "?" {
         String::new()
     } else {
         s
@@ -235,15 +259,19 @@ fn describe_serde_error(e: &serde_json::Error, path: &str) -> (String, String) {
         Category::Io => "check that the file can be read".to_string(),
         Category::Data => {
             if msg.starts_with("unknown field") {
-                "remove the key or correct its spelling; `tsmedia profile schema` lists every key".to_string()
+                "remove the key or correct its spelling; `tsmedia profile schema` lists every key"
+                    .to_string()
             } else if msg.starts_with("missing field") {
-                "add the missing key; `tsmedia profile init --type T` shows a complete profile".to_string()
+                "add the missing key; `tsmedia profile init --type T` shows a complete profile"
+                    .to_string()
             } else if msg.starts_with("unknown variant") {
                 "use one of the listed values".to_string()
             } else if path.is_empty() {
-                "the profile must be a JSON object; `tsmedia profile init --type T` shows one".to_string()
+                "the profile must be a JSON object; `tsmedia profile init --type T` shows one"
+                    .to_string()
             } else {
-                "give the value the type shown; `tsmedia profile schema` describes every key".to_string()
+                "give the value the type shown; `tsmedia profile schema` describes every key"
+                    .to_string()
             }
         }
     };

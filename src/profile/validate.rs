@@ -352,7 +352,13 @@ pub fn validate(
 
     // Sections by media type.
     section(&mut p, t, "os_image", pr.os_image.is_some(), r.os_image);
-    section(&mut p, t, "task_sequence", pr.task_sequence.is_some(), r.task_sequence);
+    section(
+        &mut p,
+        t,
+        "task_sequence",
+        pr.task_sequence.is_some(),
+        r.task_sequence,
+    );
     section(&mut p, t, "packages", !pr.packages.is_empty(), r.packages);
     section(&mut p, t, "prestart", pr.prestart.is_some(), r.prestart);
     section(&mut p, t, "site", pr.site.is_some(), r.site);
@@ -360,7 +366,13 @@ pub fn validate(
     section(&mut p, t, "prestaged", pr.prestaged.is_some(), r.prestaged);
 
     // Boot image.
-    check_wim(&mut p, &base, "boot_image", &pr.boot_image.path, pr.boot_image.index);
+    check_wim(
+        &mut p,
+        &base,
+        "boot_image",
+        &pr.boot_image.path,
+        pr.boot_image.index,
+    );
 
     // Package IDs share the SMS/PKG namespace, which is case-insensitive.
     let mut ids: HashMap<String, String> = HashMap::new();
@@ -387,7 +399,11 @@ pub fn validate(
     if let Some(ts) = &pr.task_sequence {
         check_id(&mut p, "task_sequence.id", &ts.id);
         if ts.name.trim().is_empty() {
-            p.add("task_sequence.name", "is empty", "give the task sequence a name");
+            p.add(
+                "task_sequence.name",
+                "is empty",
+                "give the task sequence a name",
+            );
         }
         if check_source(&mut p, &base, "task_sequence.path", &ts.path, Want::File) {
             let path = resolve(&base, &ts.path);
@@ -418,11 +434,21 @@ pub fn validate(
         if pkg.name.trim().is_empty() {
             p.add(format!("{key}.name"), "is empty", "give the package a name");
         }
-        check_source(&mut p, &base, &format!("{key}.source"), &pkg.source, Want::Either);
+        check_source(
+            &mut p,
+            &base,
+            &format!("{key}.source"),
+            &pkg.source,
+            Want::Either,
+        );
     }
     if let Some(ps) = &pr.prestart {
         if ps.command.trim().is_empty() {
-            p.add("prestart.command", "is empty", "give the command line to run, or remove `prestart`");
+            p.add(
+                "prestart.command",
+                "is empty",
+                "give the command line to run, or remove `prestart`",
+            );
         }
         if let Some(files) = &ps.files {
             check_source(&mut p, &base, "prestart.files", files, Want::Dir);
@@ -443,7 +469,9 @@ pub fn validate(
         } else if name.starts_with('_') {
             p.add(
                 &key,
-                format!("`{name}` is reserved: names starting with `_` are set by the medium itself"),
+                format!(
+                    "`{name}` is reserved: names starting with `_` are set by the medium itself"
+                ),
                 "rename the variable",
             );
         }
@@ -480,11 +508,23 @@ pub fn validate(
             }
         }
         for (i, c) in site.root_certificates.iter().enumerate() {
-            check_source(&mut p, &base, &format!("site.root_certificates[{i}]"), c, Want::File);
+            check_source(
+                &mut p,
+                &base,
+                &format!("site.root_certificates[{i}]"),
+                c,
+                Want::File,
+            );
         }
         match &site.media_certificate {
             Some(MediaCertificate::Pfx(pfx)) => {
-                check_source(&mut p, &base, "site.media_certificate.pfx", &pfx.pfx, Want::File);
+                check_source(
+                    &mut p,
+                    &base,
+                    "site.media_certificate.pfx",
+                    &pfx.pfx,
+                    Want::File,
+                );
                 if pfx.password_env.is_empty() {
                     p.add(
                         "site.media_certificate.password_env",
@@ -495,7 +535,10 @@ pub fn validate(
                     p.add(
                         "site.media_certificate.password_env",
                         format!("environment variable {} is not set", pfx.password_env),
-                        format!("export {}=<the PFX password> before running tsmedia", pfx.password_env),
+                        format!(
+                            "export {}=<the PFX password> before running tsmedia",
+                            pfx.password_env
+                        ),
                     );
                 }
             }
@@ -532,10 +575,24 @@ pub fn validate(
         }
     }
     if !r.validity && (m.start.is_some() || m.expiry.is_some()) {
-        let k = if m.start.is_some() { "media.start" } else { "media.expiry" };
-        p.add(k, format!("{t} media has no validity window"), "remove `start` and `expiry`");
+        let k = if m.start.is_some() {
+            "media.start"
+        } else {
+            "media.expiry"
+        };
+        p.add(
+            k,
+            format!("{t} media has no validity window"),
+            "remove `start` and `expiry`",
+        );
     } else {
-        let (a, b) = check_window(&mut p, "media.start", "media.expiry", m.start.as_ref(), m.expiry.as_ref());
+        let (a, b) = check_window(
+            &mut p,
+            "media.start",
+            "media.expiry",
+            m.start.as_ref(),
+            m.expiry.as_ref(),
+        );
         dates.media_start = a;
         dates.media_expiry = b;
     }
@@ -575,14 +632,24 @@ pub fn validate(
             if let Some(v) = v {
                 let n = v.chars().count();
                 if n > max {
-                    p.add(k, format!("is {n} characters long; at most {max} fit"), "shorten it");
+                    p.add(
+                        k,
+                        format!("is {n} characters long; at most {max} fit"),
+                        "shorten it",
+                    );
                 }
             }
         }
     }
 
     for (i, x) in pr.extra_files.iter().enumerate() {
-        check_source(&mut p, &base, &format!("extra_files[{i}].source"), &x.source, Want::Either);
+        check_source(
+            &mut p,
+            &base,
+            &format!("extra_files[{i}].source"),
+            &x.source,
+            Want::Either,
+        );
         if let Err(why) = normalize_target(&x.target) {
             p.add(
                 format!("extra_files[{i}].target"),

@@ -657,11 +657,9 @@ impl Wim {
             }
         }
 
-        let export_flags = if self.info.boot_index == image {
-            ffi::WIMLIB_EXPORT_FLAG_BOOT as c_int
-        } else {
-            0
-        };
+        // The one exported image is what gets booted, whichever index it
+        // had in the source: mark it as the WIM's boot image.
+        let export_flags = ffi::WIMLIB_EXPORT_FLAG_BOOT as c_int;
         // SAFETY: both WIMStructs are live; NULL name/description mean "keep
         // the source's". `out` references self's blobs and image metadata,
         // and is dropped (freed) at the end of this function, before self.

@@ -28,15 +28,18 @@ pub fn write(plan: &Plan, dest: &Path, opts: &WriteOptions) -> Result<Report> {
             continue;
         }
         let target = root.join(&e.path);
-        let f = std::fs::File::create(&target).with_context(|| format!("creating {}", target.display()))?;
+        let f = std::fs::File::create(&target)
+            .with_context(|| format!("creating {}", target.display()))?;
         let mut w = BufWriter::with_capacity(crate::io::BUF_SIZE, f);
         let h = copy_entry(e, &mut w, &progress)?;
-        w.flush().with_context(|| format!("writing {}", target.display()))?;
+        w.flush()
+            .with_context(|| format!("writing {}", target.display()))?;
         hashes.insert(e.path.clone(), h);
     }
     let manifest = plan.render_manifest(&hashes);
     let mpath = root.join(crate::manifest::MANIFEST_PATH);
-    let mut f = std::fs::File::create(&mpath).with_context(|| format!("creating {}", mpath.display()))?;
+    let mut f =
+        std::fs::File::create(&mpath).with_context(|| format!("creating {}", mpath.display()))?;
     f.write_all(&manifest)
         .and_then(|_| f.sync_all())
         .with_context(|| format!("writing {}", mpath.display()))?;

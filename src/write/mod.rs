@@ -60,7 +60,11 @@ pub fn open_source(e: &Entry) -> Result<Box<dyn Read + Send>> {
 }
 
 /// Copies one entry into `w`, returning its SHA-256; errors name the source.
-pub fn copy_entry<W: std::io::Write + ?Sized>(e: &Entry, w: &mut W, progress: &Progress) -> Result<[u8; 32]> {
+pub fn copy_entry<W: std::io::Write + ?Sized>(
+    e: &Entry,
+    w: &mut W,
+    progress: &Progress,
+) -> Result<[u8; 32]> {
     let r = open_source(e)?;
     crate::io::copy_exact(r, w, e.size, progress)
         .with_context(|| format!("copying {} to /{}", e.origin, e.path))

@@ -89,7 +89,11 @@ impl TempOutput {
                 .with_context(|| format!("renaming into {}", self.dest.display()))?;
         }
         if let Some(parent) = self.dest.parent() {
-            if let Ok(d) = std::fs::File::open(if parent.as_os_str().is_empty() { Path::new(".") } else { parent }) {
+            if let Ok(d) = std::fs::File::open(if parent.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                parent
+            }) {
                 let _ = d.sync_all();
             }
         }

@@ -88,13 +88,20 @@ pub fn sha256_file(p: &Path) -> String {
 /// Every regular file under `dir`, as (relative path, absolute path), sorted.
 pub fn files_under(dir: &Path) -> Vec<(String, PathBuf)> {
     fn go(base: &Path, d: &Path, out: &mut Vec<(String, PathBuf)>) {
-        let mut ents: Vec<_> = std::fs::read_dir(d).unwrap().map(|e| e.unwrap().path()).collect();
+        let mut ents: Vec<_> = std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
         ents.sort();
         for p in ents {
             if p.is_dir() {
                 go(base, &p, out);
             } else {
-                let rel = p.strip_prefix(base).unwrap().to_string_lossy().replace('\\', "/");
+                let rel = p
+                    .strip_prefix(base)
+                    .unwrap()
+                    .to_string_lossy()
+                    .replace('\\', "/");
                 out.push((rel, p));
             }
         }
@@ -108,5 +115,8 @@ pub fn files_under(dir: &Path) -> Vec<(String, PathBuf)> {
 pub fn scratch(name: &str) -> tempfile::TempDir {
     let base = root().join("target/test-scratch");
     std::fs::create_dir_all(&base).unwrap();
-    tempfile::Builder::new().prefix(&format!("{name}-")).tempdir_in(base).unwrap()
+    tempfile::Builder::new()
+        .prefix(&format!("{name}-"))
+        .tempdir_in(base)
+        .unwrap()
 }
