@@ -342,7 +342,8 @@ fn boot_image_index_selects_the_image() {
     let info = String::from_utf8_lossy(&info.stdout);
     assert!(info.contains("Microsoft Windows Setup (x64)"), "{info}");
     assert!(
-        info.lines().any(|l| l.starts_with("Boot Index:") && l.trim_end().ends_with(" 1")),
+        info.lines()
+            .any(|l| l.starts_with("Boot Index:") && l.trim_end().ends_with(" 1")),
         "the exported image is the boot image: {info}"
     );
     assert!(

@@ -433,7 +433,11 @@ fn export_is_deterministic_and_valid() {
     let e = Wim::open(&a).unwrap();
     assert_eq!(e.image_count(), 1);
     assert_eq!(e.info().guid, guid);
-    assert_eq!(e.info().boot_index, 1, "the exported image is marked bootable");
+    assert_eq!(
+        e.info().boot_index,
+        1,
+        "the exported image is marked bootable"
+    );
     assert_eq!(e.info().compression, wim::Compression::Lzx);
     assert_eq!(e.image_name(1).as_deref(), Some("Second"));
     let src = Wim::open(&f.wim).unwrap();

@@ -34,6 +34,7 @@ pub fn run(g: &Global, a: CreateArgs) -> Result<i32> {
     let vp = profile::validate::validate(loaded, a.media_type.map(Into::into))?;
     check_output_against_inputs(&vp, &output)?;
     let plan = crate::plan::build(&vp)?;
+    let plan = crate::plan::limits::apply(plan, format)?;
     let opts = WriteOptions {
         force: a.force,
         quiet: g.quiet,

@@ -4,14 +4,20 @@ use anyhow::Result;
 
 use super::Global;
 use crate::cli::PlanArgs;
-use crate::profile::{self, InvalidProfile};
+use crate::profile::{self, InvalidProfile, OutputFormat};
 use crate::write::output::human_bytes;
 
 pub fn run(_g: &Global, a: PlanArgs) -> Result<i32> {
     let loaded = profile::load(&a.profile)?;
+    let format = a
+        .format
+        .map(Into::into)
+        .or(loaded.profile.output.as_ref().and_then(|o| o.format))
+        .unwrap_or(OutputFormat::Folder);
     let res = profile::validate::validate(loaded, a.media_type.map(Into::into))
         .map_err(anyhow::Error::from)
-        .and_then(|vp| crate::plan::build(&vp));
+        .and_then(|vp| crate::plan::build(&vp))
+        .and_then(|p| crate::plan::limits::apply(p, format));
     let plan = match res {
         Ok(p) => p,
         Err(e) => {

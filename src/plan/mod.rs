@@ -3,6 +3,7 @@
 //! Writers consume a [`Plan`] and know nothing of profiles.
 
 pub mod generated;
+pub mod limits;
 pub mod walk;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -16,7 +17,7 @@ use time::OffsetDateTime;
 
 use crate::manifest::{self, FileRecord, Manifest, ProfileIdentity};
 use crate::profile::validate::normalize_target;
-use crate::profile::{InvalidProfile, MediaType, Problem, Problems, ValidProfile};
+use crate::profile::{InvalidProfile, MediaSize, MediaType, Problem, Problems, ValidProfile};
 use crate::wim::Wim;
 
 /// Where an entry's bytes come from.
@@ -78,6 +79,8 @@ pub struct Plan {
     /// Timestamp for every date on the medium.
     pub created: OffsetDateTime,
     pub validity: Option<manifest::Validity>,
+    /// Volume size asked for (ISO volume sets).
+    pub media_size: MediaSize,
     /// Files, sorted by path (case-insensitively, then exactly).
     pub entries: Vec<Entry>,
     /// Folders with no files under them (they must still be created).
@@ -531,6 +534,7 @@ pub fn build(vp: &ValidProfile) -> Result<Plan> {
         media_guid,
         created,
         validity,
+        media_size: p.media.size,
         entries,
         empty_dirs,
         boot,
