@@ -35,6 +35,21 @@ pub fn run(g: &Global, a: CreateArgs) -> Result<i32> {
     check_output_against_inputs(&vp, &output)?;
     let plan = crate::plan::build(&vp)?;
     let plan = crate::plan::limits::apply(plan, format)?;
+    if g.verbose > 0 && !g.quiet {
+        eprintln!(
+            "plan: {} medium \"{}\", {} files, {} ({} bytes), format {format}",
+            plan.media_type,
+            plan.label,
+            plan.entries.len(),
+            crate::write::output::human_bytes(plan.total_size()),
+            plan.total_size()
+        );
+        if g.verbose > 1 {
+            for e in &plan.entries {
+                eprintln!("  /{} ({} bytes) <- {}", e.path, e.size, e.origin);
+            }
+        }
+    }
     let opts = WriteOptions {
         force: a.force,
         quiet: g.quiet,
