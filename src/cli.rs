@@ -55,6 +55,51 @@ pub struct CreateArgs {
     /// Print a machine-readable summary on stdout.
     #[arg(long)]
     pub json: bool,
+    /// WIM compression (wim format).
+    #[arg(long, value_enum, default_value = "xpress")]
+    pub compression: CompressionArg,
+    /// Split the WIM into .swm parts of at most SIZE (e.g. 4000M, 2G; wim format).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub split: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum CompressionArg {
+    None,
+    Xpress,
+    Lzx,
+}
+
+impl From<CompressionArg> for crate::wim::CaptureCompression {
+    fn from(a: CompressionArg) -> Self {
+        match a {
+            CompressionArg::None => crate::wim::CaptureCompression::None,
+            CompressionArg::Xpress => crate::wim::CaptureCompression::Xpress,
+            CompressionArg::Lzx => crate::wim::CaptureCompression::Lzx,
+        }
+    }
+}
+
+/// Parses a byte size: a number with an optional K, M, G or T suffix
+/// (powers of 1024; `KB`/`KiB` spellings accepted).
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let digits: String = t.chars().take_while(|c| c.is_ascii_digit()).collect();
+    let unit = t[digits.len()..].trim().to_ascii_uppercase();
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("`{s}` is not a size (write e.g. 700M, 4G or 1048576)"))?;
+    let mult: u64 = match unit.trim_end_matches("IB").trim_end_matches('B') {
+        "" => 1,
+        "K" => 1 << 10,
+        "M" => 1 << 20,
+        "G" => 1 << 30,
+        "T" => 1 << 40,
+        _ => return Err(format!("`{s}` has an unknown unit (use K, M, G or T)")),
+    };
+    n.checked_mul(mult)
+        .filter(|v| *v > 0)
+        .ok_or_else(|| format!("`{s}` is not a usable size"))
 }
 
 #[derive(Debug, Args)]
@@ -139,6 +184,17 @@ impl From<FormatArg> for OutputFormat {
 mod tests {
     use super::*;
     use clap::CommandFactory;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("700M"), Ok(700 << 20));
+        assert_eq!(parse_size("4g"), Ok(4 << 30));
+        assert_eq!(parse_size("2GiB"), Ok(2 << 30));
+        assert_eq!(parse_size("1024"), Ok(1024));
+        assert!(parse_size("0").is_err());
+        assert!(parse_size("12Q").is_err());
+        assert!(parse_size("big").is_err());
+    }
 
     #[test]
     fn cli_is_consistent() {

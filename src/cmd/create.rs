@@ -56,6 +56,13 @@ pub fn run(g: &Global, a: CreateArgs) -> Result<i32> {
     };
     let report = match format {
         OutputFormat::Folder => write::folder::write(&plan, &output, &opts)?,
+        OutputFormat::Wim => {
+            let wopts = write::wim::WimOptions {
+                compression: a.compression.into(),
+                split: a.split,
+            };
+            write::wim::write(&plan, &output, &opts, &wopts)?
+        }
         other => {
             return Err(UsageError::new(
                 format!("the {other} format is not available in this build"),

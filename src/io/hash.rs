@@ -46,3 +46,10 @@ mod tests {
         );
     }
 }
+
+/// SHA-256 of a whole file, streamed.
+pub fn sha256_file(p: &std::path::Path) -> io::Result<String> {
+    let mut r = HashingReader::new(std::fs::File::open(p)?);
+    io::copy(&mut r, &mut io::sink())?;
+    Ok(hex::encode(r.finish()))
+}

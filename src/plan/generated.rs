@@ -61,6 +61,21 @@ pub fn bootstrap_ini(vp: &ValidProfile, media_guid: &str) -> Vec<u8> {
     let _ = write!(s, "IsPasswordRequired={}\r\n", p.media.password_protected);
     let _ = write!(s, "Unattended={}\r\n", p.media.unattended);
     let _ = write!(s, "Generator=tsmedia {}\r\n", env!("CARGO_PKG_VERSION"));
+    if let Some(info) = &p.prestaged {
+        s.push_str("[PrestagedMedia]\r\n");
+        for (k, v) in [
+            ("Name", &info.name),
+            ("Description", &info.description),
+            ("CreatedBy", &info.created_by),
+            ("Version", &info.version),
+            ("Comment", &info.comment),
+        ] {
+            if let Some(v) = v {
+                let v = v.replace(['\r', '\n'], " ");
+                let _ = write!(s, "{k}={v}\r\n");
+            }
+        }
+    }
     s.into_bytes()
 }
 

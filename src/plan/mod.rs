@@ -57,6 +57,16 @@ pub struct Entry {
     pub group: Group,
 }
 
+/// Name, description and the product's metadata fields of a prestaged WIM image.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ImageInfo {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub created_by: Option<String>,
+    pub version: Option<String>,
+    pub comment: Option<String>,
+}
+
 /// The boot files that firmware starts from.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct BootFiles {
@@ -79,6 +89,8 @@ pub struct Plan {
     /// Timestamp for every date on the medium.
     pub created: OffsetDateTime,
     pub validity: Option<manifest::Validity>,
+    /// Image metadata for a prestaged WIM.
+    pub image_info: Option<ImageInfo>,
     /// Volume size asked for (ISO volume sets).
     pub media_size: MediaSize,
     /// Files, sorted by path (case-insensitively, then exactly).
@@ -370,6 +382,15 @@ pub fn build(vp: &ValidProfile) -> Result<Plan> {
         );
     }
     drop(wim);
+    // Files taken from the boot image carry the medium's timestamp.
+    for e in &b.entries {
+        if let Source::File(f) = &e.source {
+            if f.starts_with(scratch.path()) {
+                crate::write::wim::set_time(f, created.unix_timestamp(), true)
+                    .with_context(|| format!("setting the date of {}", f.display()))?;
+            }
+        }
+    }
 
     // Content under SMS/PKG.
     let mut os_path = None;
@@ -535,6 +556,17 @@ pub fn build(vp: &ValidProfile) -> Result<Plan> {
         created,
         validity,
         media_size: p.media.size,
+        image_info: Some(ImageInfo {
+            name: p
+                .prestaged
+                .as_ref()
+                .and_then(|i| i.name.clone())
+                .or_else(|| p.name.clone()),
+            description: p.prestaged.as_ref().and_then(|i| i.description.clone()),
+            created_by: p.prestaged.as_ref().and_then(|i| i.created_by.clone()),
+            version: p.prestaged.as_ref().and_then(|i| i.version.clone()),
+            comment: p.prestaged.as_ref().and_then(|i| i.comment.clone()),
+        }),
         entries,
         empty_dirs,
         boot,

@@ -23,9 +23,11 @@
 //! # Ok::<(), tsmedia::wim::WimError>(())
 //! ```
 
+mod capture;
 mod error;
 mod split;
 
+pub use capture::{capture, CaptureCompression, CaptureOptions};
 pub use error::WimError;
 pub use split::split;
 

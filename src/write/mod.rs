@@ -2,6 +2,7 @@
 
 pub mod folder;
 pub mod output;
+pub mod wim;
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -51,11 +52,26 @@ pub struct Report {
 pub fn open_source(e: &Entry) -> Result<Box<dyn Read + Send>> {
     match &e.source {
         Source::File(p) => {
-            let f = std::fs::File::open(p).with_context(|| format!("opening {}", p.display()))?;
+            let f = open_noatime(p).with_context(|| format!("opening {}", p.display()))?;
             Ok(Box::new(f))
         }
         Source::Bytes(b) => Ok(Box::new(std::io::Cursor::new(b.clone()))),
         Source::Manifest => anyhow::bail!("the manifest is rendered, not read"),
+    }
+}
+
+/// Opens a file for reading without updating its access time where allowed
+/// (files we own): building a medium should not change its sources, and a
+/// WIM records access times.
+pub fn open_noatime(p: &std::path::Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    match std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOATIME)
+        .open(p)
+    {
+        Err(e) if e.raw_os_error() == Some(libc::EPERM) => std::fs::File::open(p),
+        r => r,
     }
 }
 
