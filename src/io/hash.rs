@@ -31,6 +31,13 @@ impl<R: Read> Read for HashingReader<R> {
     }
 }
 
+/// SHA-256 of a whole file, streamed.
+pub fn sha256_file(p: &std::path::Path) -> io::Result<String> {
+    let mut r = HashingReader::new(std::fs::File::open(p)?);
+    io::copy(&mut r, &mut io::sink())?;
+    Ok(hex::encode(r.finish()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -45,11 +52,4 @@ mod tests {
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
     }
-}
-
-/// SHA-256 of a whole file, streamed.
-pub fn sha256_file(p: &std::path::Path) -> io::Result<String> {
-    let mut r = HashingReader::new(std::fs::File::open(p)?);
-    io::copy(&mut r, &mut io::sink())?;
-    Ok(hex::encode(r.finish()))
 }

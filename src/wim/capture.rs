@@ -127,9 +127,9 @@ pub fn capture(source: &Path, dest: &Path, opts: CaptureOptions<'_>) -> Result<(
         return Err(WimError::lib(op, dest, code));
     }
 
-    let mut progress = opts.progress;
+    let progress = opts.progress;
     let mut ctx_holder;
-    let ctx_ptr: *mut c_void = match progress.as_deref_mut() {
+    let ctx_ptr: *mut c_void = match progress {
         Some(f) => {
             ctx_holder = ProgressCtx { f };
             &mut ctx_holder as *mut ProgressCtx as *mut c_void
