@@ -10,6 +10,8 @@ packages=(
     grub-pc-bin grub-efi-amd64-bin grub-common nasm mtools dosfstools wimtools openssl
     # independent checkers used by the tests
     xorriso genisoimage p7zip-full fdisk gdisk
+    # an independent implementation of the encryption format (docs/check_vectors.py)
+    python3 python3-cryptography python3-argon2
     # boot tests
     qemu-system-x86 ovmf
 )

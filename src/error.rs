@@ -36,8 +36,15 @@ pub fn exit_code(e: &anyhow::Error) -> i32 {
         if cause.is::<InvalidProfile>() || cause.is::<UsageError>() {
             return EXIT_INVALID;
         }
-        if cause.is::<VerifyFailed>() {
+        if cause.is::<VerifyFailed>() || cause.is::<crate::crypto::DecryptError>() {
             return EXIT_VERIFY;
+        }
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            if let Some(inner) = io.get_ref() {
+                if inner.is::<crate::crypto::DecryptError>() {
+                    return EXIT_VERIFY;
+                }
+            }
         }
         if let Some(crate::wim::WimError::NotAWim { .. }) =
             cause.downcast_ref::<crate::wim::WimError>()

@@ -24,6 +24,9 @@ pub struct Manifest {
     pub profile: ProfileIdentity,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub validity: Option<Validity>,
+    /// Present when files are encrypted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<Encryption>,
     pub files: Vec<FileRecord>,
 }
 
@@ -45,8 +48,28 @@ pub struct Validity {
 #[serde(deny_unknown_fields)]
 pub struct FileRecord {
     pub path: String,
+    /// Size on the medium (ciphertext for encrypted files).
     pub size: u64,
+    /// SHA-256 of the bytes on the medium (ciphertext for encrypted files).
     pub sha256: String,
+    /// For encrypted files: the plaintext's size and SHA-256.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encrypted: Option<EncryptedRecord>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct EncryptedRecord {
+    pub plain_size: u64,
+    pub plain_sha256: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Encryption {
+    /// Path of the key header on the medium.
+    pub key_header: String,
+    pub scheme: String,
 }
 
 /// A placeholder hash of the right length, used to size the manifest.

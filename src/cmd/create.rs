@@ -6,6 +6,8 @@ use anyhow::Result;
 
 use super::Global;
 use crate::cli::CreateArgs;
+use crate::crypto::kdf::KdfParams;
+use crate::crypto::password::{self, PasswordSource};
 use crate::error::UsageError;
 use crate::profile::{self, OutputFormat};
 use crate::write::{self, WriteOptions};
@@ -31,9 +33,30 @@ pub fn run(g: &Global, a: CreateArgs) -> Result<i32> {
             .into())
         }
     };
+    let pw_src = PasswordSource {
+        file: a.password_file.clone(),
+        env: a.password_env.clone(),
+    };
+    let mut loaded = loaded;
+    if pw_src.is_given() {
+        loaded.profile.media.password_protected = true;
+    }
     let vp = profile::validate::validate(loaded, a.media_type.map(Into::into))?;
     check_output_against_inputs(&vp, &output)?;
+    // Ask for the password before the long work starts.
+    let password = if vp.profile().media.password_protected {
+        let pw = password::get(&pw_src, true)?;
+        password::check_new(&pw)?;
+        Some(pw)
+    } else {
+        None
+    };
     let plan = crate::plan::build(&vp)?;
+    let plan = match &password {
+        Some(pw) => crate::plan::encrypt::apply(plan, pw, KdfParams::DEFAULT)?,
+        None => plan,
+    };
+    drop(password);
     let plan = crate::plan::limits::apply(plan, format)?;
     if g.verbose > 0 && !g.quiet {
         eprintln!(

@@ -2,6 +2,7 @@
 //! and its size, resolved from a valid profile before anything is written.
 //! Writers consume a [`Plan`] and know nothing of profiles.
 
+pub mod encrypt;
 pub mod generated;
 pub mod limits;
 pub mod walk;
@@ -29,6 +30,19 @@ pub enum Source {
     Bytes(Arc<[u8]>),
     /// The manifest, rendered once every other file has been written.
     Manifest,
+    /// Another source, encrypted while it is read.
+    Encrypted(Arc<EncryptedFile>),
+}
+
+/// An encrypted entry: its plaintext source and encryption parameters.
+#[derive(Debug)]
+pub struct EncryptedFile {
+    pub inner: Source,
+    pub plain_size: u64,
+    pub params: crate::crypto::stream::FileParams,
+    pub media_key: Arc<crate::crypto::Key>,
+    /// Filled with the plaintext's SHA-256 once it has been read.
+    pub plain_sha256: crate::crypto::stream::PlainHash,
 }
 
 /// Which part of the medium an entry belongs to (volume sets keep groups together).
@@ -572,12 +586,7 @@ pub fn build(vp: &ValidProfile) -> Result<Plan> {
         boot,
         scratch: Some(scratch),
     };
-    let msize = plan.render_manifest(&HashMap::new()).len() as u64;
-    for e in &mut plan.entries {
-        if matches!(e.source, Source::Manifest) {
-            e.size = msize;
-        }
-    }
+    plan.size_manifest();
     Ok(plan)
 }
 
@@ -593,6 +602,17 @@ pub fn parents(path: &str) -> impl Iterator<Item = String> + '_ {
 }
 
 impl Plan {
+    /// Sets the manifest entry's size: rendering with placeholder hashes
+    /// gives the exact size, as every hash has the same length.
+    pub fn size_manifest(&mut self) {
+        let msize = self.render_manifest(&HashMap::new()).len() as u64;
+        for e in &mut self.entries {
+            if matches!(e.source, Source::Manifest) {
+                e.size = msize;
+            }
+        }
+    }
+
     /// The manifest, with the hashes known so far (others are zeros).
     pub fn render_manifest(&self, hashes: &HashMap<String, [u8; 32]>) -> Vec<u8> {
         let files = self
@@ -606,6 +626,17 @@ impl Plan {
                     .get(&e.path)
                     .map(hex::encode)
                     .unwrap_or_else(|| manifest::UNKNOWN_SHA256.to_string()),
+                encrypted: match &e.source {
+                    Source::Encrypted(x) => Some(manifest::EncryptedRecord {
+                        plain_size: x.plain_size,
+                        plain_sha256: x
+                            .plain_sha256
+                            .get()
+                            .map(hex::encode)
+                            .unwrap_or_else(|| manifest::UNKNOWN_SHA256.to_string()),
+                    }),
+                    _ => None,
+                },
             })
             .collect();
         Manifest {
@@ -620,6 +651,14 @@ impl Plan {
                 sha256: self.profile_sha256.clone(),
             },
             validity: self.validity.clone(),
+            encryption: self
+                .entries
+                .iter()
+                .any(|e| matches!(e.source, Source::Encrypted(_)))
+                .then(|| manifest::Encryption {
+                    key_header: encrypt::KEY_PATH.to_string(),
+                    scheme: "tsmedia-aes256gcm-stream-v1".into(),
+                }),
             files,
         }
         .to_bytes()

@@ -57,6 +57,24 @@ pub fn open_source(e: &Entry) -> Result<Box<dyn Read + Send>> {
         }
         Source::Bytes(b) => Ok(Box::new(std::io::Cursor::new(b.clone()))),
         Source::Manifest => anyhow::bail!("the manifest is rendered, not read"),
+        Source::Encrypted(x) => {
+            let inner = Entry {
+                path: e.path.clone(),
+                size: x.plain_size,
+                source: x.inner.clone(),
+                origin: e.origin.clone(),
+                group: e.group.clone(),
+            };
+            let r = open_source(&inner)?;
+            Ok(Box::new(crate::crypto::stream::EncryptReader::new(
+                r,
+                &x.media_key,
+                x.params,
+                &e.path,
+                x.plain_size,
+                x.plain_sha256.clone(),
+            )))
+        }
     }
 }
 

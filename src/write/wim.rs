@@ -50,9 +50,6 @@ pub(crate) fn set_time(p: &Path, unix: i64, follow: bool) -> std::io::Result<()>
 /// Builds the scratch tree wimlib captures.
 fn stage(plan: &Plan, dir: &Path, manifest: &[u8]) -> Result<()> {
     let time = plan.created.unix_timestamp();
-    for d in plan.dirs() {
-        std::fs::create_dir_all(dir.join(&d))?;
-    }
     for e in &plan.entries {
         let p = dir.join(&e.path);
         match &e.source {
@@ -71,6 +68,8 @@ fn stage(plan: &Plan, dir: &Path, manifest: &[u8]) -> Result<()> {
                 std::fs::write(&p, manifest).with_context(|| format!("writing {}", p.display()))?;
                 set_time(&p, time, true)?;
             }
+            // Written (as ciphertext) by the hashing pass.
+            Source::Encrypted(_) => set_time(&p, time, true)?,
         }
     }
     // Folders last, deepest first, so creating entries does not touch them again.
@@ -88,26 +87,41 @@ pub fn write(plan: &Plan, dest: &Path, opts: &WriteOptions, wopts: &WimOptions) 
     let out = TempOutput::new(dest, opts.force)?;
     check_space(dest, plan.total_size())?;
 
-    // 1. Hash every source (and check it is what the plan says).
-    let total = plan.total_size();
-    let progress = Progress::bytes(total * 2, "hashing", opts.quiet);
-    let mut hashes = Hashes::new();
-    for e in &plan.entries {
-        if matches!(e.source, Source::Manifest) {
-            continue;
-        }
-        let h = copy_entry(e, &mut std::io::sink(), &progress)?;
-        hashes.insert(e.path.clone(), h);
-    }
-    let manifest = plan.render_manifest(&hashes);
-
-    // 2. Stage links and capture.
     let scratch = tempfile::Builder::new()
         .prefix("tsmedia-wim-")
         .tempdir()
         .context("creating a scratch folder")?;
     let tree = scratch.path().join("root");
     std::fs::create_dir(&tree)?;
+    for d in plan.dirs() {
+        std::fs::create_dir_all(tree.join(&d))?;
+    }
+
+    // 1. Hash every source (and check it is what the plan says). Encrypted
+    // files only exist once encrypted: they are written to the scratch tree.
+    let total = plan.total_size();
+    let progress = Progress::bytes(total * 2, "hashing", opts.quiet);
+    let mut hashes = Hashes::new();
+    for e in &plan.entries {
+        let h = match &e.source {
+            Source::Manifest => continue,
+            Source::Encrypted(_) => {
+                let p = tree.join(&e.path);
+                let f = std::fs::File::create(&p)
+                    .with_context(|| format!("creating {}", p.display()))?;
+                let mut w = std::io::BufWriter::new(f);
+                let h = copy_entry(e, &mut w, &progress)?;
+                std::io::Write::flush(&mut w)
+                    .with_context(|| format!("writing {}", p.display()))?;
+                h
+            }
+            _ => copy_entry(e, &mut std::io::sink(), &progress)?,
+        };
+        hashes.insert(e.path.clone(), h);
+    }
+    let manifest = plan.render_manifest(&hashes);
+
+    // 2. Stage links and capture.
     stage(plan, &tree, &manifest).context("preparing the tree to capture")?;
 
     let info = plan.image_info.clone().unwrap_or_default();

@@ -1,0 +1,55 @@
+//! Password protection of a plan: content under `SMS/PKG`, and the
+//! variables and policy under `SMS/data`, become encrypted entries; the
+//! wrapped media key is added as `SMS/data/tsmedia-key.bin`. Boot files stay
+//! in the clear (firmware must read them); names on the medium are unchanged.
+
+use std::sync::{Arc, OnceLock};
+
+use anyhow::Result;
+
+use super::{sort_key, EncryptedFile, Entry, Group, Plan, Source};
+use crate::crypto::format::{new_media_key, KeyHeader};
+use crate::crypto::kdf::KdfParams;
+use crate::crypto::stream::{encrypted_size, FileParams};
+
+/// Where the key header sits on the medium.
+pub const KEY_PATH: &str = "SMS/data/tsmedia-key.bin";
+
+/// Whether a medium path is encrypted on protected media.
+pub fn is_protected(path: &str) -> bool {
+    let u = path.to_ascii_uppercase();
+    u.starts_with("SMS/PKG/") || u == "SMS/DATA/VARIABLES.DAT" || u == "SMS/DATA/POLICY.XML"
+}
+
+/// Encrypts the protected entries of `plan` under `password`.
+pub fn apply(mut plan: Plan, password: &str, params: KdfParams) -> Result<Plan> {
+    let media_key = new_media_key();
+    let header = KeyHeader::seal(password.as_bytes(), &media_key, params)?;
+    let media_key = Arc::new(media_key);
+    for e in &mut plan.entries {
+        if !is_protected(&e.path) {
+            continue;
+        }
+        let inner = std::mem::replace(&mut e.source, Source::Manifest);
+        e.source = Source::Encrypted(Arc::new(EncryptedFile {
+            inner,
+            plain_size: e.size,
+            params: FileParams::random(),
+            media_key: media_key.clone(),
+            plain_sha256: Arc::new(OnceLock::new()),
+        }));
+        e.size = encrypted_size(e.size);
+    }
+    let bytes = header.to_bytes();
+    plan.entries.push(Entry {
+        path: KEY_PATH.into(),
+        size: bytes.len() as u64,
+        source: Source::Bytes(bytes.into()),
+        origin: "generated (media key wrapped under the password)".into(),
+        group: Group::Data,
+    });
+    plan.entries
+        .sort_by(|a, b| sort_key(&a.path).cmp(&sort_key(&b.path)));
+    plan.size_manifest();
+    Ok(plan)
+}
