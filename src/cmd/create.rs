@@ -73,18 +73,62 @@ pub fn run(g: &Global, a: CreateArgs) -> Result<i32> {
             }
         }
     }
+    // Test hook: a pause between planning and writing, so tests can change a
+    // source or send a signal at a known point.
+    if let Some(ms) = std::env::var("TSMEDIA_TEST_PAUSE_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        eprintln!("pausing {ms} ms before writing");
+        let until = std::time::Instant::now() + std::time::Duration::from_millis(ms);
+        while std::time::Instant::now() < until {
+            crate::io::cancel::check()?;
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
     let opts = WriteOptions {
         force: a.force,
         quiet: g.quiet,
     };
-    let report = match format {
-        OutputFormat::Folder => write::folder::write(&plan, &output, &opts)?,
+    let needed = plan.total_size();
+    let report = write_medium(&plan, format, &output, &opts, &a)
+        .map_err(|e| explain_space(e, &output, needed))?;
+    print_report(g, &a, &report)?;
+    Ok(0)
+}
+
+/// A write that ran out of space says how much the medium needs.
+fn explain_space(e: anyhow::Error, output: &std::path::Path, needed: u64) -> anyhow::Error {
+    let full = e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.raw_os_error() == Some(libc::ENOSPC))
+    });
+    if full {
+        e.context(format!(
+            "out of space writing {}: the medium needs {} ({needed} bytes); free some space or choose another --output (nothing was left behind)",
+            output.display(),
+            crate::write::output::human_bytes(needed)
+        ))
+    } else {
+        e
+    }
+}
+
+fn write_medium(
+    plan: &crate::plan::Plan,
+    format: OutputFormat,
+    output: &std::path::Path,
+    opts: &WriteOptions,
+    a: &CreateArgs,
+) -> Result<write::Report> {
+    Ok(match format {
+        OutputFormat::Folder => write::folder::write(plan, output, opts)?,
         OutputFormat::Wim => {
             let wopts = write::wim::WimOptions {
                 compression: a.compression.into(),
                 split: a.split,
             };
-            write::wim::write(&plan, &output, &opts, &wopts)?
+            write::wim::write(plan, output, opts, &wopts)?
         }
         other => {
             return Err(UsageError::new(
@@ -93,7 +137,10 @@ pub fn run(g: &Global, a: CreateArgs) -> Result<i32> {
             )
             .into())
         }
-    };
+    })
+}
+
+fn print_report(g: &Global, a: &CreateArgs, report: &write::Report) -> Result<()> {
     if a.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else if !g.quiet {
@@ -105,7 +152,7 @@ pub fn run(g: &Global, a: CreateArgs) -> Result<i32> {
             crate::write::output::human_bytes(report.output_bytes)
         );
     }
-    Ok(0)
+    Ok(())
 }
 
 /// Refuses an output that is, or is inside, one of the profile's sources,
