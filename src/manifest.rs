@@ -16,6 +16,9 @@ pub const FORMAT: &str = "tsmedia-manifest/1";
 #[serde(deny_unknown_fields)]
 pub struct Manifest {
     pub format: String,
+    /// SHA-256 of the manifest as written with this field all zeros: a
+    /// damaged manifest is told apart from a damaged file.
+    pub checksum: String,
     pub generator: String,
     pub media_type: String,
     pub label: String,
@@ -24,6 +27,12 @@ pub struct Manifest {
     pub profile: ProfileIdentity,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub validity: Option<Validity>,
+    /// How a booted machine reaches its site (bootable, prestaged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub site: Option<SiteInfo>,
+    /// The media certificate, when the profile names one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<CertificateInfo>,
     /// Present when files are encrypted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encryption: Option<Encryption>,
@@ -41,6 +50,27 @@ pub struct ProfileIdentity {
 #[serde(deny_unknown_fields)]
 pub struct Validity {
     pub start: Option<String>,
+    pub expiry: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct SiteInfo {
+    pub code: String,
+    pub management_points: Vec<String>,
+    pub mode: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct CertificateInfo {
+    /// `self-signed` or `pfx`.
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expiry: Option<String>,
 }
 
@@ -76,13 +106,30 @@ pub struct Encryption {
 pub const UNKNOWN_SHA256: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 impl Manifest {
-    pub fn to_bytes(&self) -> Vec<u8> {
+    fn raw_bytes(&self) -> Vec<u8> {
         let mut v = serde_json::to_vec_pretty(self).expect("manifest serializes");
         v.push(b'\n');
         v
     }
 
+    /// The manifest's bytes, with its checksum filled in.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        use sha2::{Digest, Sha256};
+        let mut m = self.clone();
+        m.checksum = UNKNOWN_SHA256.to_string();
+        m.checksum = hex::encode(Sha256::digest(m.raw_bytes()));
+        m.raw_bytes()
+    }
+
     pub fn from_bytes(b: &[u8]) -> serde_json::Result<Manifest> {
         serde_json::from_slice(b)
+    }
+
+    /// Whether the checksum matches the manifest's content.
+    pub fn checksum_ok(&self) -> bool {
+        use sha2::{Digest, Sha256};
+        let mut m = self.clone();
+        m.checksum = UNKNOWN_SHA256.to_string();
+        hex::encode(Sha256::digest(m.raw_bytes())) == self.checksum
     }
 }

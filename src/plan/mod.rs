@@ -103,6 +103,10 @@ pub struct Plan {
     /// Timestamp for every date on the medium.
     pub created: OffsetDateTime,
     pub validity: Option<manifest::Validity>,
+    /// Site settings recorded in the manifest (for `inspect`).
+    pub site: Option<manifest::SiteInfo>,
+    /// Media certificate recorded in the manifest (for `inspect`).
+    pub certificate: Option<manifest::CertificateInfo>,
     /// Image metadata for a prestaged WIM.
     pub image_info: Option<ImageInfo>,
     /// Volume size asked for (ISO volume sets).
@@ -566,10 +570,36 @@ pub fn build(vp: &ValidProfile) -> Result<Plan> {
         label: p.label.clone(),
         profile_name: p.name.clone(),
         profile_sha256: vp.loaded.sha256.clone(),
-        media_guid,
+        media_guid: media_guid.clone(),
         created,
         validity,
         media_size: p.media.size,
+        site: p.site.as_ref().map(|s| manifest::SiteInfo {
+            code: s.code.clone(),
+            management_points: s.management_points.clone(),
+            mode: match s.mode {
+                crate::profile::SiteMode::Dynamic => "dynamic".into(),
+                crate::profile::SiteMode::SiteBased => "site-based".into(),
+            },
+        }),
+        certificate: p
+            .site
+            .as_ref()
+            .and_then(|s| s.media_certificate.as_ref())
+            .map(|c| match c {
+                crate::profile::MediaCertificate::Pfx(_) => manifest::CertificateInfo {
+                    kind: "pfx".into(),
+                    subject: None,
+                    start: None,
+                    expiry: None,
+                },
+                crate::profile::MediaCertificate::SelfSigned(_) => manifest::CertificateInfo {
+                    kind: "self-signed".into(),
+                    subject: Some(format!("CN=tsmedia {} {}", p.label, media_guid)),
+                    start: vp.dates.cert_start.map(generated::rfc3339),
+                    expiry: vp.dates.cert_expiry.map(generated::rfc3339),
+                },
+            }),
         image_info: Some(ImageInfo {
             name: p
                 .prestaged
@@ -641,6 +671,9 @@ impl Plan {
             .collect();
         Manifest {
             format: manifest::FORMAT.into(),
+            checksum: manifest::UNKNOWN_SHA256.into(),
+            site: self.site.clone(),
+            certificate: self.certificate.clone(),
             generator: format!("tsmedia {}", env!("CARGO_PKG_VERSION")),
             media_type: self.media_type.as_str().into(),
             label: self.label.clone(),
