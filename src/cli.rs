@@ -33,6 +33,73 @@ pub enum Command {
     /// Start, check or describe profiles.
     #[command(subcommand)]
     Profile(ProfileCommand),
+    /// Check a medium against its manifest and its structure (exit 3 on problems).
+    Verify(VerifyArgs),
+    /// Say what a medium is: type, label, dates, site, boot entries, encryption.
+    Inspect(InspectArgs),
+    /// Restore the plaintext tree of a password-protected medium.
+    Decrypt(DecryptArgs),
+}
+
+/// Where a password comes from (never the command line itself).
+#[derive(Debug, Args, Clone)]
+pub struct PasswordArgs {
+    /// Read the media password from the first line of FILE.
+    #[arg(long, value_name = "FILE", conflicts_with = "password_env")]
+    pub password_file: Option<PathBuf>,
+    /// Read the media password from the environment variable VAR.
+    #[arg(long, value_name = "VAR")]
+    pub password_env: Option<String>,
+}
+
+impl PasswordArgs {
+    pub fn source(&self) -> crate::crypto::password::PasswordSource {
+        crate::crypto::password::PasswordSource {
+            file: self.password_file.clone(),
+            env: self.password_env.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The medium: an ISO (all volumes of a set), USB image or device, folder or WIM.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// With a password, encrypted files are decrypted and checked too.
+    #[command(flatten)]
+    pub password: PasswordArgs,
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// The medium: an ISO (or the volumes of a set), USB image or device, folder or WIM.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DecryptArgs {
+    /// The medium (repeat for the volumes of an ISO set).
+    #[arg(long, required = true, value_name = "PATH")]
+    pub medium: Vec<PathBuf>,
+    /// Folder to restore the plaintext tree into.
+    #[arg(long, short = 'o', value_name = "DIR")]
+    pub output: PathBuf,
+    #[command(flatten)]
+    pub password: PasswordArgs,
+    /// Replace an existing output folder.
+    #[arg(long)]
+    pub force: bool,
+    /// Print a machine-readable summary on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -12,5 +12,7 @@ pub mod io;
 pub mod manifest;
 pub mod plan;
 pub mod profile;
+pub mod read;
+pub mod verify;
 pub mod wim;
 pub mod write;

@@ -1,8 +1,11 @@
 //! One function per subcommand; `run` maps errors to exit codes.
 
 pub mod create;
+pub mod decrypt;
+pub mod inspect;
 pub mod plan;
 pub mod profile;
+pub mod verify;
 
 use crate::cli::{Cli, Command, ProfileCommand};
 use crate::error::exit_code;
@@ -31,6 +34,16 @@ pub fn run(cli: Cli) -> i32 {
             json,
         }) => profile::validate(&profile, media_type.map(Into::into), json),
         Command::Profile(ProfileCommand::Schema) => profile::schema(),
+        Command::Verify(a) => verify::run(&g, &a.paths, a.password.source(), a.json),
+        Command::Inspect(a) => inspect::run(&g, &a.paths, a.json),
+        Command::Decrypt(a) => decrypt::run(
+            &g,
+            &a.medium,
+            &a.output,
+            a.password.source(),
+            a.force,
+            a.json,
+        ),
     };
     match r {
         Ok(code) => code,

@@ -1,0 +1,68 @@
+//! `tsmedia verify`: is the medium what its manifest says?
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+
+use super::Global;
+use crate::crypto::password::{self, PasswordSource};
+use crate::error::VerifyFailed;
+
+pub fn run(g: &Global, paths: &[PathBuf], pw: PasswordSource, json: bool) -> Result<i32> {
+    let m = crate::read::open::open(paths)?;
+    let key = if pw.is_given() {
+        let man = crate::verify::read_manifest(m.as_ref());
+        match man {
+            Ok(man) => {
+                let p = password::get(&pw, false)?;
+                Some(crate::verify::open_key(m.as_ref(), &man, &p)?)
+            }
+            Err(_) => None,
+        }
+    } else {
+        None
+    };
+    let out = crate::verify::verify(m.as_ref(), key.as_ref(), g.quiet || json)?;
+    if json {
+        let mut v = serde_json::to_value(&out)?;
+        v["ok"] = out.problems.is_empty().into();
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        for p in &out.problems {
+            println!("{p}");
+        }
+        println!(
+            "{}: {} files, {} bytes checked{}; {}",
+            out.medium,
+            out.files_checked,
+            out.bytes_checked,
+            if out.encrypted_files > 0 {
+                if out.decrypted {
+                    format!(
+                        " ({} encrypted, decrypted and checked)",
+                        out.encrypted_files
+                    )
+                } else {
+                    format!(" ({} encrypted, checked as stored; give the password to check their content)", out.encrypted_files)
+                }
+            } else {
+                String::new()
+            },
+            if out.problems.is_empty() {
+                "intact".to_string()
+            } else {
+                format!("{} problem(s)", out.problems.len())
+            }
+        );
+    }
+    if out.problems.is_empty() {
+        Ok(0)
+    } else {
+        Err(VerifyFailed(format!(
+            "{} problem(s) found on {}",
+            out.problems.len(),
+            out.medium
+        ))
+        .into())
+    }
+}
