@@ -8,6 +8,7 @@ pub mod cli;
 pub mod cmd;
 pub mod crypto;
 pub mod error;
+pub mod fuzz_targets;
 pub mod io;
 pub mod manifest;
 pub mod plan;

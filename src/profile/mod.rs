@@ -128,7 +128,6 @@ pub struct LoadedProfile {
 /// as [`InvalidProfile`] naming the JSON path and line.
 pub fn load(file: &Path) -> anyhow::Result<LoadedProfile> {
     use anyhow::Context;
-    use sha2::Digest;
 
     let invalid = |problems| InvalidProfile {
         file: file.to_path_buf(),
@@ -152,68 +151,7 @@ pub fn load(file: &Path) -> anyhow::Result<LoadedProfile> {
         .into());
     }
     let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
-    let text = match String::from_utf8(bytes) {
-        Ok(t) => t,
-        Err(_) => {
-            return Err(invalid(vec![Problem {
-                path: String::new(),
-                line: None,
-                message: "is not UTF-8 text".into(),
-                fix: "save the profile as UTF-8 JSON".into(),
-            }])
-            .into())
-        }
-    };
-    let sha256 = hex::encode(sha2::Sha256::digest(text.as_bytes()));
-    let text = strip_comments(&text);
-    let lines = LineIndex::new(&text);
-    if !text.trim_start().starts_with('{') && !text.trim().is_empty() {
-        let line = text.len() - text.trim_start().len();
-        let line = text[..line].matches('\n').count() + 1;
-        return Err(invalid(vec![Problem {
-            path: String::new(),
-            line: Some(line),
-            message: "the profile is not a JSON object".into(),
-            fix:
-                "a profile is one JSON object `{ ... }`; `tsmedia profile init --type T` prints one"
-                    .into(),
-        }])
-        .into());
-    }
-    let mut de = serde_json::Deserializer::from_str(&text);
-    let parsed = serde_path_to_error::deserialize(&mut de);
-    if parsed.is_ok() {
-        if let Err(e) = de.end() {
-            let (message, fix) = describe_serde_error(&e, "");
-            return Err(invalid(vec![Problem {
-                path: String::new(),
-                line: Some(e.line()),
-                message,
-                fix,
-            }])
-            .into());
-        }
-    }
-    let profile: Profile = match parsed {
-        Ok(p) => p,
-        Err(e) => {
-            let path = json_path(e.path());
-            let inner = e.into_inner();
-            let line = if inner.line() > 0 {
-                Some(inner.line())
-            } else {
-                lines.line_of(&path)
-            };
-            let (message, fix) = describe_serde_error(&inner, &path);
-            return Err(invalid(vec![Problem {
-                path,
-                line,
-                message,
-                fix,
-            }])
-            .into());
-        }
-    };
+    let (profile, sha256, lines) = parse(bytes, file)?;
     let base_dir = file
         .parent()
         .map(|p| {
@@ -232,6 +170,75 @@ pub fn load(file: &Path) -> anyhow::Result<LoadedProfile> {
         sha256,
         lines,
     })
+}
+
+/// Parses a profile's bytes (the profile's own file name for messages):
+/// its content, SHA-256 and line index. Untrusted input: never panics.
+pub fn parse(bytes: Vec<u8>, file: &Path) -> Result<(Profile, String, LineIndex), InvalidProfile> {
+    use sha2::Digest;
+    let invalid = |problems| InvalidProfile {
+        file: file.to_path_buf(),
+        problems,
+    };
+    let text = match String::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(_) => {
+            return Err(invalid(vec![Problem {
+                path: String::new(),
+                line: None,
+                message: "is not UTF-8 text".into(),
+                fix: "save the profile as UTF-8 JSON".into(),
+            }]))
+        }
+    };
+    let sha256 = hex::encode(sha2::Sha256::digest(text.as_bytes()));
+    let text = strip_comments(&text);
+    let lines = LineIndex::new(&text);
+    if !text.trim_start().starts_with('{') && !text.trim().is_empty() {
+        let line = text.len() - text.trim_start().len();
+        let line = text[..line].matches('\n').count() + 1;
+        return Err(invalid(vec![Problem {
+            path: String::new(),
+            line: Some(line),
+            message: "the profile is not a JSON object".into(),
+            fix:
+                "a profile is one JSON object `{ ... }`; `tsmedia profile init --type T` prints one"
+                    .into(),
+        }]));
+    }
+    let mut de = serde_json::Deserializer::from_str(&text);
+    let parsed = serde_path_to_error::deserialize(&mut de);
+    if parsed.is_ok() {
+        if let Err(e) = de.end() {
+            let (message, fix) = describe_serde_error(&e, "");
+            return Err(invalid(vec![Problem {
+                path: String::new(),
+                line: Some(e.line()),
+                message,
+                fix,
+            }]));
+        }
+    }
+    let profile: Profile = match parsed {
+        Ok(p) => p,
+        Err(e) => {
+            let path = json_path(e.path());
+            let inner = e.into_inner();
+            let line = if inner.line() > 0 {
+                Some(inner.line())
+            } else {
+                lines.line_of(&path)
+            };
+            let (message, fix) = describe_serde_error(&inner, &path);
+            return Err(invalid(vec![Problem {
+                path,
+                line,
+                message,
+                fix,
+            }]));
+        }
+    };
+    Ok((profile, sha256, lines))
 }
 
 /// serde_path_to_error prints `a.b[0].c` already, except for the root (`.`).

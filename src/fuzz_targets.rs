@@ -1,0 +1,51 @@
+//! Entry points for fuzzing every parser of untrusted bytes. The fuzz
+//! targets in `fuzz/` and the corpus-replay tests call these, so a crash a
+//! fuzzer finds becomes an ordinary test case. Each must never panic.
+
+use std::io::Cursor;
+use std::path::Path;
+
+use zeroize::Zeroizing;
+
+/// A profile as JSON text: parsing and the checks that need no files.
+pub fn profile(data: &[u8]) {
+    if let Ok((p, _, lines)) = crate::profile::parse(data.to_vec(), Path::new("fuzz.json")) {
+        let _ = lines.line_of("packages[0].source");
+        for x in &p.extra_files {
+            let _ = crate::profile::validate::normalize_target(&x.target);
+        }
+        if let Some(s) = &p.media.start {
+            let _ = crate::profile::validate::parse_date(s);
+        }
+    }
+}
+
+/// An encrypted file: the first 2 bytes pick the declared size offset, the
+/// rest is the ciphertext, decrypted with a fixed media key.
+pub fn decrypt(data: &[u8]) {
+    let key = Zeroizing::new([0x42u8; 32]);
+    let _ = crate::crypto::stream::decrypt(
+        Cursor::new(data),
+        std::io::sink(),
+        &key,
+        "SMS/PKG/FUZZ/file.bin",
+        data.len() as u64,
+    );
+}
+
+/// A key header, opened with a fixed password (parameters are checked
+/// before any work, so a hostile header cannot make this slow).
+pub fn key_header(data: &[u8]) {
+    if let Ok(h) = crate::crypto::format::KeyHeader::parse(data, "fuzz") {
+        if h.params.check().is_ok() && h.params.m_cost <= 1024 && h.params.t_cost <= 2 {
+            let _ = h.open(b"fuzz password");
+        }
+    }
+}
+
+/// A manifest.
+pub fn manifest(data: &[u8]) {
+    if let Ok(m) = crate::manifest::Manifest::from_bytes(data) {
+        let _ = m.checksum_ok();
+    }
+}
