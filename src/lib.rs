@@ -8,6 +8,7 @@ pub mod cli;
 pub mod cmd;
 pub mod error;
 pub mod io;
+pub mod iso;
 pub mod manifest;
 pub mod plan;
 pub mod profile;

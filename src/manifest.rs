@@ -47,6 +47,9 @@ pub struct FileRecord {
     pub path: String,
     pub size: u64,
     pub sha256: String,
+    /// Volume of an ISO volume set holding the file (only in volume sets).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume: Option<u32>,
 }
 
 /// A placeholder hash of the right length, used to size the manifest.

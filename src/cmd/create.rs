@@ -41,6 +41,7 @@ pub fn run(g: &Global, a: CreateArgs) -> Result<i32> {
     };
     let report = match format {
         OutputFormat::Folder => write::folder::write(&plan, &output, &opts)?,
+        OutputFormat::Iso => crate::iso::write(&plan, &output, &opts)?,
         other => {
             return Err(UsageError::new(
                 format!("the {other} format is not available in this build"),

@@ -4,6 +4,7 @@
 
 pub mod generated;
 pub mod limits;
+pub mod volumes;
 pub mod walk;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -55,6 +56,9 @@ pub struct Entry {
     /// Human description of the source.
     pub origin: String,
     pub group: Group,
+    /// Volume of an ISO volume set that holds the file (1-based; 1 unless
+    /// the plan was split into volumes).
+    pub volume: u32,
 }
 
 /// The boot files that firmware starts from.
@@ -71,6 +75,8 @@ pub struct BootFiles {
 /// Everything about a medium except its bytes.
 #[derive(Debug, Clone)]
 pub struct Plan {
+    /// The profile the plan was built from (problems found later name it).
+    pub profile_file: PathBuf,
     pub media_type: MediaType,
     pub label: String,
     pub profile_name: Option<String>,
@@ -204,6 +210,7 @@ impl Builder {
             source,
             origin,
             group,
+            volume: 1,
         });
     }
 
@@ -512,6 +519,7 @@ pub fn build(vp: &ValidProfile) -> Result<Plan> {
         source: Source::Manifest,
         origin: "generated (written last)".into(),
         group: Group::Data,
+        volume: 1,
     });
     entries.sort_by(|a, b| sort_key(&a.path).cmp(&sort_key(&b.path)));
     let mut empty_dirs = b.empty_dirs;
@@ -527,6 +535,7 @@ pub fn build(vp: &ValidProfile) -> Result<Plan> {
         None
     };
     let mut plan = Plan {
+        profile_file: vp.loaded.file.clone(),
         media_type: p.media_type,
         label: p.label.clone(),
         profile_name: p.name.clone(),
@@ -540,12 +549,7 @@ pub fn build(vp: &ValidProfile) -> Result<Plan> {
         boot,
         scratch: Some(scratch),
     };
-    let msize = plan.render_manifest(&HashMap::new()).len() as u64;
-    for e in &mut plan.entries {
-        if matches!(e.source, Source::Manifest) {
-            e.size = msize;
-        }
-    }
+    plan.resize_manifest();
     Ok(plan)
 }
 
@@ -561,8 +565,26 @@ pub fn parents(path: &str) -> impl Iterator<Item = String> + '_ {
 }
 
 impl Plan {
+    /// Sets the manifest entry's size to what [`Plan::render_manifest`]
+    /// gives (call again after changing entries or volumes).
+    pub fn resize_manifest(&mut self) {
+        let msize = self.render_manifest(&HashMap::new()).len() as u64;
+        for e in &mut self.entries {
+            if matches!(e.source, Source::Manifest) {
+                e.size = msize;
+            }
+        }
+    }
+
+    /// Volumes of the medium (more than 1 only for ISO volume sets).
+    pub fn volume_count(&self) -> u32 {
+        self.entries.iter().map(|e| e.volume).max().unwrap_or(1)
+    }
+
     /// The manifest, with the hashes known so far (others are zeros).
+    /// In a volume set every file records its volume.
     pub fn render_manifest(&self, hashes: &HashMap<String, [u8; 32]>) -> Vec<u8> {
+        let sets = self.volume_count() > 1;
         let files = self
             .entries
             .iter()
@@ -574,6 +596,7 @@ impl Plan {
                     .get(&e.path)
                     .map(hex::encode)
                     .unwrap_or_else(|| manifest::UNKNOWN_SHA256.to_string()),
+                volume: sets.then_some(e.volume),
             })
             .collect();
         Manifest {
@@ -638,6 +661,7 @@ pub struct PlanView<'a> {
     pub empty_dirs: &'a [String],
     pub total_files: usize,
     pub total_bytes: u64,
+    pub volumes: u32,
 }
 
 #[derive(Debug, Serialize)]
@@ -646,6 +670,8 @@ pub struct EntryView<'a> {
     pub size: u64,
     pub source: &'a str,
     pub group: &'a Group,
+    /// ISO volume holding the file (1 unless the medium is a volume set).
+    pub volume: u32,
 }
 
 impl Plan {
@@ -664,11 +690,13 @@ impl Plan {
                     size: e.size,
                     source: &e.origin,
                     group: &e.group,
+                    volume: e.volume,
                 })
                 .collect(),
             empty_dirs: &self.empty_dirs,
             total_files: self.entries.len(),
             total_bytes: self.total_size(),
+            volumes: self.volume_count(),
         }
     }
 }
