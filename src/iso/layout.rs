@@ -12,6 +12,7 @@
 //! | 64-65 | UDF logical volume integrity descriptor and terminator |
 //! | 256 | UDF anchor |
 //! | 257- | UDF partition: file set descriptor, folders (file entry + identifiers), file entries; then the ISO 9660 and Joliet path tables and folders; then the file data, the manifest last |
+//! | +150 | zeros (300 KiB), so read-ahead near the end never reads past the medium |
 //! | last | UDF anchor |
 //!
 //! ISO 9660, Joliet and UDF point at the same file data. The volume is the
@@ -37,6 +38,8 @@ const UDF_VDS_LEN: u32 = 16;
 const UDF_LVID: u32 = 64;
 const UDF_ANCHOR: u32 = 256;
 const PARTITION_START: u32 = 257;
+/// Zero sectors after the file data (300 KiB, as mkisofs-style writers pad).
+const TAIL_PADDING: u64 = 150;
 
 /// One file of the volume.
 #[derive(Debug, Clone)]
@@ -432,6 +435,11 @@ impl Layout {
             bail!("the volume is larger than ISO 9660 can address (8 TiB)");
         }
         let partition_len = (sector - PARTITION_START as u64) as u32;
+        // Padding: readers that read ahead in large blocks (BIOS disk
+        // services under GRUB, Linux) fail on reads past the end of the
+        // medium, which data near the end would trigger.
+        parts.push((sector, Part::Zeros(TAIL_PADDING)));
+        sector += TAIL_PADDING;
         parts.push((sector, Part::UdfAnchor(sector as u32)));
         let total_sectors = sector + 1;
 
