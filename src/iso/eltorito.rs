@@ -68,9 +68,9 @@ pub fn catalog(default: &BootImage, others: &[BootImage]) -> Vec<u8> {
     b[1] = default.platform;
     b[30] = 0x55;
     b[31] = 0xAA;
-    let sum = b[..32]
-        .chunks(2)
-        .fold(0u16, |a, w| a.wrapping_add(u16::from_le_bytes([w[0], w[1]])));
+    let sum = b[..32].chunks(2).fold(0u16, |a, w| {
+        a.wrapping_add(u16::from_le_bytes([w[0], w[1]]))
+    });
     let ck = 0u16.wrapping_sub(sum);
     b[28..30].copy_from_slice(&ck.to_le_bytes());
     b[32..64].copy_from_slice(&entry(default));
@@ -103,9 +103,9 @@ mod tests {
             load_sectors: uefi_load_sectors(1_474_560),
         };
         let c = catalog(&bios, &[uefi]);
-        let sum = c[..32]
-            .chunks(2)
-            .fold(0u16, |a, w| a.wrapping_add(u16::from_le_bytes([w[0], w[1]])));
+        let sum = c[..32].chunks(2).fold(0u16, |a, w| {
+            a.wrapping_add(u16::from_le_bytes([w[0], w[1]]))
+        });
         assert_eq!(sum, 0);
         assert_eq!(c[64], 0x91);
         assert_eq!(c[65], 0xEF);

@@ -379,12 +379,12 @@ impl Layout {
             parts.push((PARTITION_START as u64 + lb, Part::UdfDir(d)));
             lb += 1 + sectors(len);
         }
-        for f in 0..nodes.len() {
-            if nodes[f].is_dir {
+        for (f, node) in nodes.iter_mut().enumerate() {
+            if node.is_dir {
                 continue;
             }
-            nodes[f].udf_fe = lb as u32;
-            nodes[f].unique_id = unique;
+            node.udf_fe = lb as u32;
+            node.unique_id = unique;
             unique += 1;
             parts.push((PARTITION_START as u64 + lb, Part::UdfFile(f)));
             lb += 1;
@@ -566,8 +566,7 @@ impl Layout {
                     is_dir: false,
                     links: 1,
                     size: n.size,
-                    data_block: (n.size > 0)
-                        .then(|| self.blob_sector[blob] - PARTITION_START),
+                    data_block: (n.size > 0).then(|| self.blob_sector[blob] - PARTITION_START),
                     unique_id: n.unique_id,
                 };
                 udf::file_entry(&fe, self.input.created, n.udf_fe)
@@ -678,7 +677,14 @@ impl Layout {
         b.extend_from_slice(&fid);
         for &k in &n.children {
             let c = &self.nodes[k];
-            let fid = udf::fid(&c.udf_name, c.is_dir, false, c.udf_fe, c.unique_id, here(&b));
+            let fid = udf::fid(
+                &c.udf_name,
+                c.is_dir,
+                false,
+                c.udf_fe,
+                c.unique_id,
+                here(&b),
+            );
             b.extend_from_slice(&fid);
         }
         debug_assert_eq!((b.len() - start) as u64, n.udf_len);
@@ -701,14 +707,23 @@ impl Layout {
         };
         let n = &self.nodes[d];
         let (e, l) = ext(n);
-        push(&mut out, records::dir_record(&[0], e, l, records::FLAG_DIR, date));
+        push(
+            &mut out,
+            records::dir_record(&[0], e, l, records::FLAG_DIR, date),
+        );
         let (e, l) = ext(&self.nodes[n.parent]);
-        push(&mut out, records::dir_record(&[1], e, l, records::FLAG_DIR, date));
+        push(
+            &mut out,
+            records::dir_record(&[1], e, l, records::FLAG_DIR, date),
+        );
         for (id, k) in self.sorted_children(tree, d) {
             let c = &self.nodes[k];
             if c.is_dir {
                 let (e, l) = ext(c);
-                push(&mut out, records::dir_record(id, e, l, records::FLAG_DIR, date));
+                push(
+                    &mut out,
+                    records::dir_record(id, e, l, records::FLAG_DIR, date),
+                );
                 continue;
             }
             let blob = c.blob.expect("files have a blob");
@@ -725,14 +740,14 @@ impl Layout {
                 } else {
                     0
                 };
-                push(&mut out, records::dir_record(id, sector, len as u32, flags, date));
+                push(
+                    &mut out,
+                    records::dir_record(id, sector, len as u32, flags, date),
+                );
                 sector += (len / SECTOR as u64) as u32;
             }
         }
-        debug_assert_eq!(out.len().div_ceil(SECTOR) * SECTOR, {
-            let l = ext(n).1 as usize;
-            l
-        });
+        debug_assert_eq!(out.len().div_ceil(SECTOR) * SECTOR, ext(n).1 as usize);
         out
     }
 

@@ -106,7 +106,7 @@ pub fn joliet_names(children: &[(&str, bool)]) -> Vec<Vec<u8>> {
                 (mapped.as_str(), "")
             } else {
                 let (s, e) = split_ext(&mapped);
-                if units(e) + 1 <= 16 && !e.is_empty() {
+                if units(e) < 16 && !e.is_empty() {
                     (s, e)
                 } else {
                     (mapped.as_str(), "")

@@ -174,7 +174,7 @@ fn dstring(s: &str, len: usize) -> Vec<u8> {
     loop {
         let t: String = chars.iter().collect();
         let enc = cs0(&t);
-        if enc.len() <= len - 1 {
+        if enc.len() < len {
             out[..enc.len()].copy_from_slice(&enc);
             out[len - 1] = enc.len() as u8;
             return out;
@@ -310,13 +310,7 @@ pub fn td(location: u32) -> Vec<u8> {
 }
 
 /// Logical Volume Integrity Descriptor of a closed volume.
-pub fn lvid(
-    v: &VolumeInfo,
-    next_unique_id: u64,
-    files: u32,
-    dirs: u32,
-    location: u32,
-) -> Vec<u8> {
+pub fn lvid(v: &VolumeInfo, next_unique_id: u64, files: u32, dirs: u32, location: u32) -> Vec<u8> {
     let mut d = vec![0u8; 80 + 8 + 46];
     d[16..28].copy_from_slice(&timestamp(v.created));
     put32(&mut d, 28, 1); // close integrity
@@ -391,7 +385,7 @@ pub fn file_entry(f: &FileEntry, created: OffsetDateTime, location: u32) -> Vec<
     put16(&mut d, 34, 0); // flags: short allocation descriptors
     put32(&mut d, 36, u32::MAX); // uid: not specified
     put32(&mut d, 40, u32::MAX); // gid: not specified
-    // read (4), plus execute (1) for folders, for owner, group and others
+                                 // read (4), plus execute (1) for folders, for owner, group and others
     let p: u32 = if f.is_dir { 5 } else { 4 };
     put32(&mut d, 44, p | p << 5 | p << 10);
     put16(&mut d, 48, f.links);

@@ -146,7 +146,11 @@ pub fn assign(mut plan: Plan, capacity: u64) -> Result<Plan> {
             }
             let e = plan.entries[i].clone();
             if !is_wim(&e) {
-                return Err(problem(&e.path, e.size, " and is not a WIM that can be split"));
+                return Err(problem(
+                    &e.path,
+                    e.size,
+                    " and is not a WIM that can be split",
+                ));
             }
             let parts = split_wim(&plan, &e, usable - PER_FILE).map_err(|err| {
                 problem(
