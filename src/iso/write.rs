@@ -71,7 +71,7 @@ enum Msg {
 /// reads sources and hashes files.
 pub struct Sink {
     tx: Option<SyncSender<Msg>>,
-    thread: Option<JoinHandle<Result<([u8; 32], u64)>>>,
+    thread: Option<JoinHandle<Result<Written>>>,
     path: PathBuf,
     /// Bytes of the image so far (sent, buffered or holes).
     pos: u64,
@@ -79,7 +79,10 @@ pub struct Sink {
     pool: Pool,
 }
 
-fn writer(file: File, path: PathBuf, rx: Receiver<Msg>, pool: Pool) -> Result<([u8; 32], u64)> {
+/// The image's SHA-256 and size.
+pub type Written = ([u8; 32], u64);
+
+fn writer(file: File, path: PathBuf, rx: Receiver<Msg>, pool: Pool) -> Result<Written> {
     let mut hasher = Sha256::new();
     let mut pos = 0u64;
     let ctx = || format!("writing {}", path.display());
@@ -205,7 +208,7 @@ impl Sink {
 
     /// Writes what is left, sizes the file (a trailing hole), syncs it and
     /// returns the image's SHA-256 and size.
-    pub fn finish(mut self) -> Result<([u8; 32], u64)> {
+    pub fn finish(mut self) -> Result<Written> {
         self.flush()?;
         self.tx = None;
         match self.thread.take().map(|t| t.join()) {
