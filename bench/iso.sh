@@ -5,8 +5,9 @@
 # ~2 GiB tree with tsmedia (release build), xorriso (-as mkisofs -J
 # -joliet-long) and genisoimage (-J -joliet-long -udf), and copies the tree
 # with `cp -r` as the floor. Runs alternate (ROUNDS rounds, default 3);
-# every run is printed, then the median of each tool, its ratio to
-# `cp -r` and to xorriso, and its peak RSS (/usr/bin/time -f %M).
+# every run is printed (wall ms, peak RSS KiB, CPU s), then the median of
+# each tool, its ratio to `cp -r` and to xorriso, its median CPU time
+# (user + system) and its peak RSS (/usr/bin/time).
 #
 # Each timed command is followed by `sync -f` on the output's file
 # system, so every tool pays for getting its bytes to disk (tsmedia syncs
@@ -73,17 +74,19 @@ for i, d in enumerate(["big", "pkg0", "pkg1", "pkg2"]):
 json.dump(p, open(out, "w"), indent=2)
 EOF
 
-run() {   # run NAME COMMAND...: prints "NAME SECONDS PEAK_KIB"
+run() {   # run NAME COMMAND...: prints "NAME MILLISECONDS PEAK_KIB CPU_SECONDS"
     local name=$1; shift
     rm -rf "$out"; mkdir -p "$out"
     sync -f "$base"
     local t0 t1
     t0=$(date +%s%N)
-    /usr/bin/time -f %M -o "$base/rss" "$@" >/dev/null 2>"$base/err" ||
+    /usr/bin/time -f "%M %U %S" -o "$base/rss" "$@" >/dev/null 2>"$base/err" ||
         { echo "bench: $name failed:" >&2; cat "$base/err" >&2; exit 1; }
     sync -f "$out"
     t1=$(date +%s%N)
-    echo "$name $(( (t1 - t0) / 1000000 )) $(tail -n 1 "$base/rss")"
+    local m u s2
+    read -r m u s2 < <(tail -n 1 "$base/rss")
+    echo "$name $(( (t1 - t0) / 1000000 )) $m $(python3 -c "print(round($u + $s2, 2))")"
 }
 
 results=$base/results
@@ -104,10 +107,11 @@ python3 - "$results" <<'EOF'
 import statistics, sys
 rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
 by = {}
-for name, ms, kib in rows:
-    by.setdefault(name, []).append((int(ms), int(kib)))
-med = {n: statistics.median(m for m, _ in v) for n, v in by.items()}
-print(f"{'tool':12} {'median s':>9} {'x cp -r':>8} {'x xorriso':>10} {'peak RSS MiB':>13}")
+for name, ms, kib, cpu in rows:
+    by.setdefault(name, []).append((int(ms), int(kib), float(cpu)))
+med = {n: statistics.median(m for m, _, _ in v) for n, v in by.items()}
+cpu = {n: statistics.median(c for _, _, c in v) for n, v in by.items()}
+print(f"{'tool':12} {'median s':>9} {'x cp -r':>8} {'x xorriso':>10} {'CPU s':>6} {'peak RSS MiB':>13}")
 for n, v in by.items():
-    print(f"{n:12} {med[n]/1000:9.2f} {med[n]/med['cp-r']:8.2f} {med[n]/med['xorriso']:10.2f} {max(k for _, k in v)/1024:13.1f}")
+    print(f"{n:12} {med[n]/1000:9.2f} {med[n]/med['cp-r']:8.2f} {med[n]/med['xorriso']:10.2f} {cpu[n]:6.2f} {max(k for _, k, _ in v)/1024:13.1f}")
 EOF

@@ -18,7 +18,7 @@
 //! ISO 9660, Joliet and UDF point at the same file data. The volume is the
 //! partition's end plus one sector.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use anyhow::{bail, Result};
 use time::OffsetDateTime;
@@ -789,14 +789,6 @@ impl Layout {
             out.resize(start + len, 0);
         }
         out
-    }
-
-    /// Files, folders and the deepest folder level, for reports and tests.
-    pub fn counts(&self) -> BTreeMap<&'static str, usize> {
-        let mut m = BTreeMap::new();
-        m.insert("files", self.nodes.iter().filter(|n| !n.is_dir).count());
-        m.insert("folders", self.nodes.iter().filter(|n| n.is_dir).count());
-        m
     }
 }
 
