@@ -9,7 +9,9 @@ packages=(
     # fixtures: stand-in WinPE boot files, WIMs and certificates
     grub-pc-bin grub-efi-amd64-bin grub-common nasm mtools dosfstools wimtools openssl
     # independent checkers used by the tests
-    xorriso genisoimage p7zip-full fdisk gdisk
+    xorriso genisoimage p7zip-full fdisk gdisk udftools
+    # peak memory in the ISO test and the benchmark (/usr/bin/time)
+    time
     # an independent implementation of the encryption format (docs/check_vectors.py)
     python3 python3-cryptography python3-argon2
     # boot tests

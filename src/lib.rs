@@ -10,6 +10,7 @@ pub mod crypto;
 pub mod error;
 pub mod fuzz_targets;
 pub mod io;
+pub mod iso;
 pub mod manifest;
 pub mod plan;
 pub mod profile;

@@ -85,6 +85,9 @@ pub struct FileRecord {
     /// For encrypted files: the plaintext's size and SHA-256.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encrypted: Option<EncryptedRecord>,
+    /// Volume of an ISO volume set holding the file (only in volume sets).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume: Option<u32>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

@@ -123,6 +123,7 @@ fn write_medium(
 ) -> Result<write::Report> {
     Ok(match format {
         OutputFormat::Folder => write::folder::write(plan, output, opts)?,
+        OutputFormat::Iso => crate::iso::write(plan, output, opts)?,
         OutputFormat::Wim => {
             let wopts = write::wim::WimOptions {
                 compression: a.compression.into(),

@@ -57,8 +57,26 @@ pub fn run(_g: &Global, a: PlanArgs) -> Result<i32> {
         .map(|e| e.size.to_string().len())
         .max()
         .unwrap_or(1);
+    let volumes = plan.volume_count();
+    if volumes > 1 {
+        println!(
+            "volume set: {volumes} volumes of {} (volume 1 boots and holds the boot files and SMS/data)",
+            plan.media_size.as_str()
+        );
+    }
     for e in &plan.entries {
-        println!("{:>w$}  /{}  <- {}", e.size, e.path, e.origin, w = w);
+        if volumes > 1 {
+            println!(
+                "{:>w$}  [volume {}]  /{}  <- {}",
+                e.size,
+                e.volume,
+                e.path,
+                e.origin,
+                w = w
+            );
+        } else {
+            println!("{:>w$}  /{}  <- {}", e.size, e.path, e.origin, w = w);
+        }
     }
     for d in &plan.empty_dirs {
         println!("{:>w$}  /{}/  (empty folder)", "-", d, w = w);

@@ -47,6 +47,7 @@ pub fn apply(mut plan: Plan, password: &str, params: KdfParams) -> Result<Plan> 
         source: Source::Bytes(bytes.into()),
         origin: "generated (media key wrapped under the password)".into(),
         group: Group::Data,
+        volume: 1,
     });
     plan.entries
         .sort_by(|a, b| sort_key(&a.path).cmp(&sort_key(&b.path)));

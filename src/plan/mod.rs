@@ -5,6 +5,7 @@
 pub mod encrypt;
 pub mod generated;
 pub mod limits;
+pub mod volumes;
 pub mod walk;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -69,6 +70,9 @@ pub struct Entry {
     /// Human description of the source.
     pub origin: String,
     pub group: Group,
+    /// Volume of an ISO volume set that holds the file (1-based; 1 unless
+    /// the plan was split into volumes).
+    pub volume: u32,
 }
 
 /// Name, description and the product's metadata fields of a prestaged WIM image.
@@ -95,6 +99,8 @@ pub struct BootFiles {
 /// Everything about a medium except its bytes.
 #[derive(Debug, Clone)]
 pub struct Plan {
+    /// The profile the plan was built from (problems found later name it).
+    pub profile_file: PathBuf,
     pub media_type: MediaType,
     pub label: String,
     pub profile_name: Option<String>,
@@ -234,6 +240,7 @@ impl Builder {
             source,
             origin,
             group,
+            volume: 1,
         });
     }
 
@@ -551,6 +558,7 @@ pub fn build(vp: &ValidProfile) -> Result<Plan> {
         source: Source::Manifest,
         origin: "generated (written last)".into(),
         group: Group::Data,
+        volume: 1,
     });
     entries.sort_by(|a, b| sort_key(&a.path).cmp(&sort_key(&b.path)));
     let mut empty_dirs = b.empty_dirs;
@@ -566,6 +574,7 @@ pub fn build(vp: &ValidProfile) -> Result<Plan> {
         None
     };
     let mut plan = Plan {
+        profile_file: vp.loaded.file.clone(),
         media_type: p.media_type,
         label: p.label.clone(),
         profile_name: p.name.clone(),
@@ -643,8 +652,15 @@ impl Plan {
         }
     }
 
+    /// Volumes of the medium (more than 1 only for ISO volume sets).
+    pub fn volume_count(&self) -> u32 {
+        self.entries.iter().map(|e| e.volume).max().unwrap_or(1)
+    }
+
     /// The manifest, with the hashes known so far (others are zeros).
+    /// In a volume set every file records its volume.
     pub fn render_manifest(&self, hashes: &HashMap<String, [u8; 32]>) -> Vec<u8> {
+        let sets = self.volume_count() > 1;
         let files = self
             .entries
             .iter()
@@ -667,6 +683,7 @@ impl Plan {
                     }),
                     _ => None,
                 },
+                volume: sets.then_some(e.volume),
             })
             .collect();
         Manifest {
@@ -742,6 +759,7 @@ pub struct PlanView<'a> {
     pub empty_dirs: &'a [String],
     pub total_files: usize,
     pub total_bytes: u64,
+    pub volumes: u32,
 }
 
 #[derive(Debug, Serialize)]
@@ -750,6 +768,8 @@ pub struct EntryView<'a> {
     pub size: u64,
     pub source: &'a str,
     pub group: &'a Group,
+    /// ISO volume holding the file (1 unless the medium is a volume set).
+    pub volume: u32,
 }
 
 impl Plan {
@@ -768,11 +788,13 @@ impl Plan {
                     size: e.size,
                     source: &e.origin,
                     group: &e.group,
+                    volume: e.volume,
                 })
                 .collect(),
             empty_dirs: &self.empty_dirs,
             total_files: self.entries.len(),
             total_bytes: self.total_size(),
+            volumes: self.volume_count(),
         }
     }
 }

@@ -56,5 +56,6 @@ pub fn write(plan: &Plan, dest: &Path, opts: &WriteOptions) -> Result<Report> {
         output_sha256: None,
         dedup_saved_bytes: None,
         volumes: Vec::new(),
+        volume_sha256: Vec::new(),
     })
 }

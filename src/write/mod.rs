@@ -45,6 +45,9 @@ pub struct Report {
     /// Output volumes (volume sets), when more than one.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub volumes: Vec<PathBuf>,
+    /// SHA-256 of each volume of a volume set, in the order of `volumes`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub volume_sha256: Vec<String>,
 }
 
 /// Opens an entry's content for streaming. The manifest has no stream of its
@@ -64,6 +67,7 @@ pub fn open_source(e: &Entry) -> Result<Box<dyn Read + Send>> {
                 source: x.inner.clone(),
                 origin: e.origin.clone(),
                 group: e.group.clone(),
+                volume: e.volume,
             };
             let r = open_source(&inner)?;
             Ok(Box::new(crate::crypto::stream::EncryptReader::new(

@@ -233,6 +233,7 @@ pub fn write(plan: &Plan, dest: &Path, opts: &WriteOptions, wopts: &WimOptions) 
         manifest_sha256: hex::encode(Sha256::digest(&manifest)),
         output_sha256: output_sha,
         dedup_saved_bytes: None,
+        volume_sha256: Vec::new(),
         volumes: if volumes.len() > 1 {
             volumes
         } else {
