@@ -340,16 +340,25 @@ impl IsoImage {
     }
 
     /// The tree `files()` lists: UDF when present (it keeps long names and
-    /// holds files over 4 GiB in one entry), else Joliet, else ISO 9660.
+    /// holds files over 4 GiB in one entry), else ISO 9660 with Rock Ridge
+    /// names (which are not truncated either), else Joliet, else plain ISO
+    /// 9660. The other trees are compared with it by `check()`.
     fn main_tree(&self) -> Option<&Tree> {
+        let rock_ridge = self.iso.as_ref().filter(|t| t.kind == TreeKind::RockRidge);
         self.udf
             .as_ref()
             .map(|u| &u.tree)
+            .or(rock_ridge)
             .or(self.joliet.as_ref())
             .or(self.iso.as_ref())
     }
 
-    /// The trees read, main tree first.
+    /// The tree `files()` lists.
+    pub fn main_tree_kind(&self) -> Option<TreeKind> {
+        self.main_tree().map(|t| t.kind)
+    }
+
+    /// The trees read: UDF, Joliet, ISO 9660 (each when present).
     pub fn trees(&self) -> Vec<TreeKind> {
         let mut v: Vec<TreeKind> = Vec::new();
         if let Some(u) = &self.udf {
@@ -438,6 +447,13 @@ impl IsoImage {
     /// The boot catalog's sector, when there is an El Torito boot record.
     pub fn boot_catalog_sector(&self) -> Option<u32> {
         self.boot_catalog
+    }
+
+    /// Where a file of `files()` is recorded: (byte offset in the image,
+    /// length) of each extent, in file order (unrecorded and embedded parts
+    /// are left out).
+    pub fn extents(&self, path: &str) -> Option<Vec<(u64, u64)>> {
+        Some(self.entry(path)?.data_extents().collect())
     }
 
     pub(crate) fn entry(&self, path: &str) -> Option<&FileEntry> {

@@ -38,7 +38,8 @@ impl IsoVolumeSet {
         let mut seqs: Vec<u16> = volumes.iter().map(|v| v.volume_sequence()).collect();
         seqs.sort_unstable();
         let expected: Vec<u16> = (1..=n).map(|i| i.min(u16::MAX as usize) as u16).collect();
-        if seqs == expected {
+        let numbered = seqs == expected;
+        if numbered {
             volumes.sort_by_key(|v| v.volume_sequence());
         } else {
             problems.push(
@@ -71,10 +72,13 @@ impl IsoVolumeSet {
         let mut chosen: HashMap<String, (usize, usize, usize)> = HashMap::new();
         for (vi, v) in volumes.iter().enumerate() {
             for (fi, f) in v.main_files().iter().enumerate() {
-                let data = match index_of_seq.get(&f.volume) {
+                // Records name the volume holding their extent; when the
+                // set is not numbered 1..n those numbers mean nothing.
+                let named = index_of_seq.get(&f.volume).filter(|_| numbered);
+                let data = match named {
                     Some(&d) => d,
                     None => {
-                        if f.volume != 0 && volumes.len() > 1 {
+                        if numbered && f.volume != 0 {
                             problems.push(
                                 format!("file {} in volume {}", f.path, v.volume_sequence()),
                                 "a volume sequence number of the set",
