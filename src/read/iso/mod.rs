@@ -15,6 +15,8 @@ pub mod udf;
 mod check;
 mod set;
 mod source;
+#[cfg(test)]
+mod tests;
 mod tree;
 mod udf_tree;
 
