@@ -66,6 +66,7 @@ fn make_tree(root: &Path, efisys: usize) {
     let deep: Vec<String> = (1..=10).map(|i| format!("level{i}")).collect();
     put(root, &format!("{}/deep.txt", deep.join("/")), b"deep\n");
     put(root, "empty.txt", b"");
+    put(root, &format!("{}.txt", "empty-".repeat(30)), b"");
     put(root, "dir with spaces/Mixed Case.TXT", b"mixed\n");
     put(root, "sources/install.wim", &pattern(3, 3 * 2048 + 17));
     put(root, "dup-a.bin", &pattern(4, 10_000));
@@ -517,6 +518,15 @@ fn files_of_4_gib_and_more() {
 
 // ---- damaged images -------------------------------------------------------
 
+/// A small bootable image with Rock Ridge and Joliet, in memory.
+fn small_rock_ridge_image(s: &Path) -> Vec<u8> {
+    let tree = s.join("rr-tree");
+    make_tree(&tree, 8192);
+    let iso = s.join("small-rr.iso");
+    xorriso_image(&tree, &iso);
+    std::fs::read(&iso).unwrap()
+}
+
 /// A small bootable image with a UDF bridge, in memory.
 fn small_udf_image(s: &Path) -> Vec<u8> {
     let tree = s.join("tree");
@@ -759,7 +769,7 @@ fn damaged_structures_are_reported() {
     let failures = img
         .files()
         .iter()
-        .filter(|f| img.open(&f.path).and_then(|r| sha256_reader(r)).is_err())
+        .filter(|f| img.open(&f.path).and_then(sha256_reader).is_err())
         .count();
     assert!(
         failures > 0,
@@ -797,23 +807,40 @@ fn exercise(bytes: Vec<u8>, cap: u64) {
 
 #[test]
 fn random_damage_never_panics_or_hangs() {
-    if !have_tool("genisoimage", "genisoimage") {
+    if !have_tool("genisoimage", "genisoimage") || !have_tool("xorriso", "xorriso") {
         return;
     }
     let s = scratch("isoread-fuzz");
-    let good = Arc::new(small_udf_image(s.path()));
-    // Damage lands where the structures are: bytes that are not zero.
-    let nonzero: Arc<Vec<usize>> = Arc::new(
-        good.iter()
-            .enumerate()
-            .filter(|(_, &b)| b != 0)
-            .map(|(i, _)| i)
+    // Alternately a UDF bridge and a Rock Ridge image.
+    let images = Arc::new([small_udf_image(s.path()), small_rock_ridge_image(s.path())]);
+    // Most damage lands where the structures are: bytes that are not zero
+    // and not file data.
+    let nonzero: Arc<Vec<Vec<usize>>> = Arc::new(
+        images
+            .iter()
+            .map(|good| {
+                let img = open_bytes(good.clone()).unwrap();
+                let mut data = vec![false; good.len()];
+                for f in img.files() {
+                    for (off, len) in img.extents(&f.path).unwrap() {
+                        data[off as usize..(off + len) as usize].fill(true);
+                    }
+                }
+                let v: Vec<usize> = good
+                    .iter()
+                    .enumerate()
+                    .filter(|&(i, &b)| b != 0 && !data[i])
+                    .map(|(i, _)| i)
+                    .collect();
+                assert!(v.len() > 1000, "{} structure bytes", v.len());
+                v
+            })
             .collect(),
     );
     const CASES: usize = 2000;
     let done = Arc::new(AtomicUsize::new(0));
     let worker = {
-        let (good, nonzero, done) = (good.clone(), nonzero.clone(), done.clone());
+        let (images, nonzero, done) = (images.clone(), nonzero.clone(), done.clone());
         std::thread::spawn(move || {
             let mut x: u64 = 0x2545_F491_4F6C_DD1D;
             let mut next = move || {
@@ -823,7 +850,8 @@ fn random_damage_never_panics_or_hangs() {
                 x
             };
             for case in 0..CASES {
-                let mut b = (*good).clone();
+                let mut b = images[case % 2].clone();
+                let nonzero = &nonzero[case % 2];
                 let r = next();
                 match r % 10 {
                     // Truncations.

@@ -220,14 +220,30 @@ fn compare(a: &Tree, b: &Tree, out: &mut Problems) {
     }
 }
 
-/// Whether `short` is `long` with each name cut short (Joliet truncates
-/// names to 64, or with long names 103, UCS-2 characters).
-fn truncated_match(long: &str, short: &str) -> bool {
-    let (l, s): (Vec<&str>, Vec<&str>) = (long.split('/').collect(), short.split('/').collect());
-    l.len() == s.len()
-        && l.iter().zip(&s).all(|(a, b)| {
+/// Whether two paths name the same file, one of them with names cut short
+/// (Joliet truncates names to 64, or with long names about 103, UCS-2
+/// characters, sometimes keeping the extension).
+fn truncated_match(x: &str, y: &str) -> bool {
+    let (xs, ys): (Vec<&str>, Vec<&str>) = (x.split('/').collect(), y.split('/').collect());
+    xs.len() == ys.len()
+        && xs.iter().zip(&ys).all(|(a, b)| {
             let (a, b) = (a.to_lowercase(), b.to_lowercase());
-            a == b || (b.chars().count() >= 64 && a.starts_with(&b))
+            let (long, short) = if a.len() >= b.len() { (a, b) } else { (b, a) };
+            if long == short {
+                return true;
+            }
+            if short.chars().count() < 64 {
+                return false;
+            }
+            // The cut may keep the extension: compare the stems then.
+            let stem = |s: &str| s.rsplit_once('.').map(|(st, _)| st.to_string());
+            long.starts_with(&short)
+                || match (stem(&short), short.rsplit_once('.')) {
+                    (Some(st), Some((_, ext))) => {
+                        long.starts_with(&st) && long.ends_with(&format!(".{ext}"))
+                    }
+                    _ => false,
+                }
         })
 }
 

@@ -141,7 +141,13 @@ pub struct Susp {
     pub child_link: Option<u32>,
     /// "CE": more entries at (block, offset, length).
     pub continuation: Option<(u32, u32, u32)>,
+    /// "PX": the POSIX file mode.
+    pub mode: Option<u32>,
 }
+
+/// POSIX file type bits of a Rock Ridge mode, and the regular file type.
+pub const MODE_TYPE: u32 = 0o170000;
+pub const MODE_REGULAR: u32 = 0o100000;
 
 /// Upper bound of an alternate name, in bytes.
 pub const MAX_NAME_BYTES: usize = 1024;
@@ -178,6 +184,7 @@ pub fn parse_susp(area: &[u8], acc: &mut Susp) -> bool {
                 }
             }
             b"RE" => acc.relocated = true,
+            b"PX" if len >= 12 => acc.mode = Some(both32(e, 4).0),
             b"CL" if len >= 12 => acc.child_link = Some(both32(e, 4).0),
             b"CE" if len >= 28 => {
                 acc.continuation = Some((le32(e, 4), le32(e, 12), le32(e, 20)));
@@ -254,7 +261,7 @@ mod tests {
     fn rock_ridge_entries() {
         let mut su = Vec::new();
         su.extend_from_slice(b"NM\x0a\x01\x01long-");
-        su.extend_from_slice(b"PX\x04\x01");
+        su.extend_from_slice(b"PX\x0c\x01\xa4\x81\x00\x00\x00\x00\x81\xa4");
         su.extend_from_slice(b"NM\x09\x01\x00name");
         su.extend_from_slice(b"RE\x04\x01");
         let mut cl = b"CL\x0c\x01".to_vec();
@@ -266,6 +273,7 @@ mod tests {
         assert_eq!(s.name.as_deref(), Some(&b"long-name"[..]));
         assert!(s.relocated);
         assert_eq!(s.child_link, Some(77));
+        assert_eq!(s.mode, Some(0o100644));
         // A truncated entry is malformed, and must not panic.
         let mut s = Susp::default();
         assert!(!parse_susp(&su[..7], &mut s));

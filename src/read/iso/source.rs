@@ -10,10 +10,18 @@ use crate::read::extent::ReadSeek;
 
 /// The bytes of an image: a file (opened again for each reader, so readers
 /// are independent) or a buffer.
-#[derive(Debug)]
 pub enum Backing {
     File(PathBuf),
     Bytes(Vec<u8>),
+}
+
+impl std::fmt::Debug for Backing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Backing::File(p) => write!(f, "File({})", p.display()),
+            Backing::Bytes(b) => write!(f, "Bytes({} bytes)", b.len()),
+        }
+    }
 }
 
 impl Backing {

@@ -134,7 +134,10 @@ fn multi_extent_files_are_concatenated_in_record_order() {
     assert_eq!(iso.main_tree_kind(), Some(TreeKind::Iso9660));
     let files = iso.files();
     assert_eq!(files.len(), 2);
-    assert_eq!((files[0].path.as_str(), files[0].size), ("BIG.BIN", 2 * S as u64 + 100));
+    assert_eq!(
+        (files[0].path.as_str(), files[0].size),
+        ("BIG.BIN", 2 * S as u64 + 100)
+    );
     assert_eq!(files[1].path, "EMPTY");
     let data = read(&iso, "big.bin").unwrap();
     assert_eq!(data.len(), 2 * S + 100);
@@ -152,13 +155,17 @@ fn a_multi_extent_file_without_its_final_record_is_reported() {
     let size = img.dir(
         20,
         20,
-        &[record(b"A.BIN;1", 30, S as u32, 0x80), file("B.BIN", 31, 10)],
+        &[
+            record(b"A.BIN;1", 30, S as u32, 0x80),
+            file("B.BIN", 31, 10),
+        ],
     );
     img.pvd(20, size);
     let iso = img.open().unwrap();
     let p = iso.check();
     assert!(
-        p.iter().any(|p| p.what == "ISO 9660 multi-extent file /A.BIN"),
+        p.iter()
+            .any(|p| p.what == "ISO 9660 multi-extent file /A.BIN"),
         "{}",
         show(&p)
     );
@@ -168,14 +175,25 @@ fn a_multi_extent_file_without_its_final_record_is_reported() {
 #[test]
 fn directory_loops_are_reported_not_followed() {
     let mut img = Img::new(60);
-    let a = img.dir(21, 20, &[record(b"BACK", 20, S as u32, 2), record(b"SELF", 21, S as u32, 2), file("X.TXT", 40, 3)]);
+    let a = img.dir(
+        21,
+        20,
+        &[
+            record(b"BACK", 20, S as u32, 2),
+            record(b"SELF", 21, S as u32, 2),
+            file("X.TXT", 40, 3),
+        ],
+    );
     let root = img.dir(20, 20, &[record(b"A", 21, a, 2)]);
     img.pvd(20, root);
     fill(&mut img, 40, 3, b'x');
     let iso = img.open().unwrap();
     assert_eq!(iso.files().len(), 1);
     let p = iso.check();
-    let loops = p.iter().filter(|p| p.found.contains("already walked")).count();
+    let loops = p
+        .iter()
+        .filter(|p| p.found.contains("already walked"))
+        .count();
     assert_eq!(loops, 2, "{}", show(&p));
 }
 
@@ -215,7 +233,7 @@ fn extents_past_the_end_and_overlaps_are_reported() {
         20,
         &[
             file("A.BIN", 30, 3 * S as u32),
-            file("B.BIN", 31, 100),     // inside A: an overlap
+            file("B.BIN", 31, 100),          // inside A: an overlap
             file("C.BIN", 30, 3 * S as u32), // A stored once: fine
             file("D.BIN", 59, 2 * S as u32), // past the end
         ],
@@ -224,9 +242,14 @@ fn extents_past_the_end_and_overlaps_are_reported() {
     let iso = img.open().unwrap();
     let p = iso.check();
     assert_eq!(p.len(), 2, "{}", show(&p));
-    assert!(p.iter().any(|p| p.what == "ISO 9660 file B.BIN"), "{}", show(&p));
     assert!(
-        p.iter().any(|p| p.what == "ISO 9660 file D.BIN" && p.found.contains("running past the end")),
+        p.iter().any(|p| p.what == "ISO 9660 file B.BIN"),
+        "{}",
+        show(&p)
+    );
+    assert!(
+        p.iter()
+            .any(|p| p.what == "ISO 9660 file D.BIN" && p.found.contains("running past the end")),
         "{}",
         show(&p)
     );
@@ -242,7 +265,11 @@ fn broken_records_and_huge_directories_do_not_stop_the_walk() {
     let size = img.dir(
         20,
         20,
-        &[bad, record(b"HUGE", 22, u32::MAX - 10, 2), file("GOOD.TXT", 41, 1)],
+        &[
+            bad,
+            record(b"HUGE", 22, u32::MAX - 10, 2),
+            file("GOOD.TXT", 41, 1),
+        ],
     );
     img.pvd(20, size);
     let iso = img.open().unwrap();
@@ -250,10 +277,21 @@ fn broken_records_and_huge_directories_do_not_stop_the_walk() {
     // The rest of the sector after a malformed record is skipped.
     assert!(names.is_empty(), "{names:?}");
     let p = iso.check();
-    assert!(p.iter().any(|p| p.expected.contains("file identifier")), "{}", show(&p));
+    assert!(
+        p.iter().any(|p| p.expected.contains("file identifier")),
+        "{}",
+        show(&p)
+    );
 
     let mut img = Img::new(60);
-    let size = img.dir(20, 20, &[record(b"HUGE", 22, u32::MAX - 10, 2), file("GOOD.TXT", 41, 1)]);
+    let size = img.dir(
+        20,
+        20,
+        &[
+            record(b"HUGE", 22, u32::MAX - 10, 2),
+            file("GOOD.TXT", 41, 1),
+        ],
+    );
     img.pvd(20, size);
     let iso = img.open().unwrap();
     assert_eq!(iso.files().len(), 1);
@@ -262,8 +300,14 @@ fn broken_records_and_huge_directories_do_not_stop_the_walk() {
 
 #[test]
 fn images_without_a_tree_are_errors() {
-    assert!(matches!(Img::new(10).open(), Err(ReadError::NotAnIso { .. })));
-    assert!(matches!(Img::new(40).open(), Err(ReadError::NotAnIso { .. })));
+    assert!(matches!(
+        Img::new(10).open(),
+        Err(ReadError::NotAnIso { .. })
+    ));
+    assert!(matches!(
+        Img::new(40).open(),
+        Err(ReadError::NotAnIso { .. })
+    ));
     let mut img = Img::new(40);
     img.pvd(45, S as u32); // a root directory past the end
     assert!(matches!(img.open(), Err(ReadError::Corrupt { .. })));
@@ -467,7 +511,10 @@ impl Udf {
         let mut sub = fid(b"", 0x0A, 1, 7);
         sub.extend(fid(&cs0_8("loop"), 0x02, 1, 7));
         sub.extend(fid(&cs0_8("inner.txt"), 0, 8, 7));
-        u.lb(6, &efe(4, 0, sub.len() as u64, &short_ad(sub.len() as u32, 7), 6));
+        u.lb(
+            6,
+            &efe(4, 0, sub.len() as u64, &short_ad(sub.len() as u32, 7), 6),
+        );
         u.lb(7, &sub);
         u.lb(8, &efe(5, 0, 2, &short_ad(2, 41), 8));
         u.lb(41, b"hi");
@@ -533,8 +580,9 @@ fn udf_damage_is_reported_and_reading_goes_on() {
     let iso = u.img.open().unwrap();
     let p = iso.check();
     assert!(
-        p.iter().any(|p| p.what.starts_with("UDF directory sub, file identifier")
-            && p.expected.starts_with("descriptor CRC")),
+        p.iter()
+            .any(|p| p.what.starts_with("UDF directory sub, file identifier")
+                && p.expected.starts_with("descriptor CRC")),
         "{}",
         show(&p)
     );
@@ -545,7 +593,10 @@ fn udf_damage_is_reported_and_reading_goes_on() {
     u.img.0[34 * S] = 0x77;
     let iso = u.img.open().unwrap();
     assert_eq!(iso.files().len(), 4);
-    assert!(iso.check().iter().any(|p| p.found.contains("reserve sequence is used")));
+    assert!(iso
+        .check()
+        .iter()
+        .any(|p| p.found.contains("reserve sequence is used")));
 
     // A file entry claiming more than its extents hold.
     let mut u = Udf::new();

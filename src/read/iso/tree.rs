@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use super::descriptors::{SECTOR, SECTOR_U64};
 use super::dir::{
     iso9660_name, joliet_name, parse_record, parse_susp, DirRecord, Susp, FLAG_ASSOCIATED,
-    FLAG_MULTI_EXTENT,
+    FLAG_MULTI_EXTENT, MODE_REGULAR, MODE_TYPE,
 };
 use super::source::Disk;
 use super::ReadError;
@@ -411,6 +411,11 @@ impl Walk<'_, '_> {
                     path,
                     depth: d.depth + 1,
                 });
+                continue;
+            }
+            // Rock Ridge symbolic links, devices and the like are no files of
+            // a medium.
+            if susp.mode.is_some_and(|m| m & MODE_TYPE != MODE_REGULAR) {
                 continue;
             }
             // A file, or one extent of a multi-extent file.

@@ -86,6 +86,8 @@ pub fn tag_faults(b: &[u8], location: u32) -> Vec<(String, String)> {
     }
     let end = 16 + usize::from(t.crc_len);
     match b.get(16..end) {
+        // A CRC length of 0: no CRC recorded.
+        Some(_) if t.crc_len == 0 => {}
         Some(body) => {
             let crc = crc16(body);
             if crc != t.crc {
@@ -526,6 +528,11 @@ mod tests {
         c[50] ^= 1;
         assert!(tag_faults(&c, 9)[0].0.starts_with("descriptor CRC"));
         assert!(!tag_faults(&b[..60], 9).is_empty());
+        let mut c = b.clone();
+        c[8..12].fill(0); // no CRC: nothing to check but the checksum
+        c[4] = tag_checksum(&c);
+        c[50] ^= 1;
+        assert!(tag_faults(&c, 9).is_empty());
     }
 
     #[test]

@@ -522,6 +522,7 @@ impl UdfWalk<'_, '_> {
                 return Ok(c);
             }
         };
+        let mut zeros = 0u64;
         let mut continuations = 0usize;
         let mut seen_aed = HashSet::new();
         let mut i = 0usize;
@@ -592,7 +593,7 @@ impl UdfWalk<'_, '_> {
                 break;
             }
             let len = u64::from(ad.len);
-            c.covered += len;
+            c.covered = c.covered.saturating_add(len);
             if ad.kind == EXTENT_RECORDED {
                 match self.locate(ad_part, ad.block) {
                     Ok(off) => {
@@ -616,9 +617,23 @@ impl UdfWalk<'_, '_> {
                     }
                 }
             } else {
+                zeros += len;
                 c.pieces.push(Piece::Zeros { len });
                 c.blocks.push(None);
             }
+        }
+        // Unrecorded extents read as zeros: more of them than the image
+        // holds would only make a reader stream zeros for hours.
+        if zeros > self.disk.len {
+            problems.push(
+                what,
+                format!(
+                    "unrecorded extents of at most the image's {} bytes",
+                    self.disk.len
+                ),
+                format!("{zeros} bytes"),
+            );
+            c.unreadable = Some(format!("{zeros} bytes of unrecorded extents"));
         }
         Ok(c)
     }
@@ -671,10 +686,7 @@ impl UdfWalk<'_, '_> {
         // The block a byte of the directory is in, for FID tag locations.
         let block_of = |at: usize| -> Option<u32> {
             let (start, blk) = starts.iter().rev().find(|(s, _)| *s <= at)?;
-            match blk {
-                Some((_, b)) => Some(b.wrapping_add(((at - start) / SECTOR_U64 as usize) as u32)),
-                None => None,
-            }
+            blk.map(|(_, b)| b.wrapping_add(((at - start) / SECTOR_U64 as usize) as u32))
         };
         let embedded_block = if matches!(contents.pieces.first(), Some(Piece::Inline(_))) {
             Some(d.icb.block)
