@@ -122,10 +122,34 @@ pub fn verify(m: &dyn Medium, key: Option<&Key>, quiet: bool) -> Result<Outcome>
             return Ok(out);
         }
     };
-    let total: u64 = man.files.iter().map(|f| f.size).sum();
+    // A volume set's manifest lists every volume's files: check those of
+    // the volumes given, and say which are missing.
+    let volumes_total = man.files.iter().filter_map(|f| f.volume).max().unwrap_or(1);
+    let present: std::collections::BTreeSet<u32> = man
+        .files
+        .iter()
+        .filter(|f| on_medium.contains_key(&path_key(&f.path)))
+        .map(|f| f.volume.unwrap_or(1))
+        .collect();
+    let wanted = |v: Option<u32>| volumes_total == 1 || present.contains(&v.unwrap_or(1));
+    for v in 1..=volumes_total {
+        if volumes_total > 1 && !present.contains(&v) {
+            problems.push(Finding {
+                path: format!("volume {v} of {volumes_total}"),
+                expected: "every volume of the set".into(),
+                found: "not given (pass all volumes to check the whole set)".into(),
+            });
+        }
+    }
+    let total: u64 = man
+        .files
+        .iter()
+        .filter(|f| wanted(f.volume))
+        .map(|f| f.size)
+        .sum();
     let progress = Progress::bytes(total, "verifying", quiet);
     let mut buf = vec![0u8; crate::io::BUF_SIZE];
-    for rec in &man.files {
+    for rec in man.files.iter().filter(|f| wanted(f.volume)) {
         let Some(f) = on_medium.get(&path_key(&rec.path)) else {
             problems.push(Finding {
                 path: rec.path.clone(),

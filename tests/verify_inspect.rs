@@ -238,7 +238,15 @@ fn encrypted_media_round_trip_and_refuse_tampering() {
         verify(&[&folder], &["--password-file", pws]).status.code(),
         Some(0)
     );
-    for (name, medium) in [("dec-folder", &folder), ("dec-wim", &wim)] {
+    assert_eq!(
+        verify(&[&iso], &["--password-file", pws]).status.code(),
+        Some(0)
+    );
+    for (name, medium) in [
+        ("dec-folder", &folder),
+        ("dec-wim", &wim),
+        ("dec-iso", &iso),
+    ] {
         let out = tmp.path().join(name);
         run_ok(
             tsmedia()
@@ -463,4 +471,99 @@ fn inspect_shows_what_a_medium_is_and_flags_expiry() {
         .starts_with("http"));
     assert_eq!(v["certificate"]["kind"], "self-signed");
     assert!(v["certificate_expiry"]["date"].is_string());
+}
+
+fn xorriso_lines(iso: &Path, args: &[&str]) -> Vec<String> {
+    let o = std::process::Command::new("xorriso")
+        .arg("-indev")
+        .arg(iso)
+        .args(args)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn iso_media_verify_with_our_reader_and_report_damage() {
+    fixtures();
+    if !have_tool("xorriso", "xorriso") {
+        return;
+    }
+    let tmp = scratch("verify-iso");
+    let iso = tmp.path().join("m.iso");
+    build("examples/standalone.json", "iso", &iso, &[]);
+    let o = verify(&[&iso], &[]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    let o = run_ok(tsmedia().args(["inspect", "--json"]).arg(&iso));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let boots: Vec<(String, String)> = v["boot_entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            (
+                b["firmware"].as_str().unwrap().to_string(),
+                b["path"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        boots,
+        vec![
+            ("BIOS".to_string(), "boot/etfsboot.com".to_string()),
+            (
+                "UEFI".to_string(),
+                "efi/microsoft/boot/efisys.bin".to_string()
+            )
+        ]
+    );
+
+    // Where xorriso says things are.
+    let lba_of = |path: &str| -> u64 {
+        let lines = xorriso_lines(&iso, &["-find", path, "-exec", "report_lba", "--"]);
+        let l = lines
+            .iter()
+            .find(|l| l.starts_with("File data lba:"))
+            .expect("report_lba line");
+        l.split(',').nth(1).unwrap().trim().parse().unwrap()
+    };
+    let catalog: u64 = xorriso_lines(&iso, &["-report_el_torito", "plain"])
+        .iter()
+        .find(|l| l.starts_with("El Torito catalog"))
+        .and_then(|l| l.split(':').nth(1))
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    let payload = "SMS/PKG/TSM00003/Data/payload.bin";
+    let payload_lba = lba_of(&format!("/{payload}"));
+    let manifest_lba = lba_of("/SMS/data/tsmedia-manifest.json");
+
+    let case = |name: &str, at: u64, want: &str| {
+        let c = tmp.path().join(format!("{name}.iso"));
+        std::fs::copy(&iso, &c).unwrap();
+        flip(&c, at);
+        let o = verify(&[&c], &[]);
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert_eq!(o.status.code(), Some(3), "{name}: {out}");
+        assert!(
+            out.lines().any(|l| l.starts_with(want)),
+            "{name}: a line starting `{want}` in: {out}"
+        );
+    };
+    case("pkg", payload_lba * 2048 + 5000, payload);
+    case(
+        "manifest",
+        manifest_lba * 2048 + 300,
+        "SMS/data/tsmedia-manifest.json",
+    );
+    case("catalog", catalog * 2048 + 4, "boot catalog");
 }

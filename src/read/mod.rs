@@ -7,7 +7,9 @@
 //! panic on them, cap every count and length they read from them, and stream
 //! file contents instead of loading them.
 
+pub mod extent;
 pub mod folder;
+pub mod iso;
 pub mod open;
 pub mod wimfile;
 

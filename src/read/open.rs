@@ -72,7 +72,22 @@ pub fn open(paths: &[PathBuf]) -> Result<Box<dyn Medium>> {
             super::wimfile::WimMedium::open(first)
                 .with_context(|| format!("reading {}", first.display()))?,
         )),
-        Kind::Iso | Kind::Disk => Err(UsageError::new(
+        Kind::Iso => {
+            let paths = expand_volume_set(paths);
+            if paths.len() == 1 {
+                Ok(Box::new(
+                    super::iso::IsoImage::open(&paths[0])
+                        .with_context(|| format!("reading {}", paths[0].display()))?,
+                ))
+            } else {
+                Ok(Box::new(
+                    super::iso::IsoVolumeSet::open(&paths).with_context(|| {
+                        format!("reading the volume set {}", paths[0].display())
+                    })?,
+                ))
+            }
+        }
+        Kind::Disk => Err(UsageError::new(
             format!(
                 "{}: reading this kind of medium is not available in this build",
                 first.display()
@@ -81,4 +96,26 @@ pub fn open(paths: &[PathBuf]) -> Result<Box<dyn Medium>> {
         )
         .into()),
     }
+}
+
+/// `media-1.iso` alone stands for the whole set `media-1.iso`, `media-2.iso`, ...
+/// when those files sit next to it.
+fn expand_volume_set(paths: &[PathBuf]) -> Vec<PathBuf> {
+    if paths.len() != 1 {
+        return paths.to_vec();
+    }
+    let p = &paths[0];
+    let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let Some(stem) = name.strip_suffix("-1.iso") else {
+        return paths.to_vec();
+    };
+    let mut out = vec![p.clone()];
+    for n in 2.. {
+        let q = p.with_file_name(format!("{stem}-{n}.iso"));
+        if !q.is_file() {
+            break;
+        }
+        out.push(q);
+    }
+    out
 }

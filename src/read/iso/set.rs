@@ -1,0 +1,211 @@
+//! Several images forming one ISO 9660 volume set.
+
+use std::collections::HashMap;
+use std::io;
+use std::path::PathBuf;
+
+use super::tree::FileEntry;
+use super::{IsoImage, ReadError};
+use crate::read::{path_key, BootEntry, Medium, MediumFile, Problems, StructureProblem};
+
+/// A volume set: each file comes from one volume. Volumes are ordered by
+/// their volume sequence numbers; a file listed by several volumes is taken
+/// from the last (the most recent hierarchy, as ECMA-119 6.6 has it). A
+/// record may name another volume of the set as the holder of its data.
+#[derive(Debug)]
+pub struct IsoVolumeSet {
+    volumes: Vec<IsoImage>,
+    /// (volume holding the record, index of the file in its main tree,
+    /// volume holding the data), sorted by path.
+    files: Vec<(usize, usize, usize)>,
+    by_path: HashMap<String, usize>,
+    problems: Problems,
+}
+
+impl IsoVolumeSet {
+    pub fn open(paths: &[PathBuf]) -> Result<IsoVolumeSet, ReadError> {
+        if paths.is_empty() {
+            return Err(ReadError::NotAnIso {
+                why: "a volume set of no images".into(),
+            });
+        }
+        let mut volumes = paths
+            .iter()
+            .map(|p| IsoImage::open(p))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut problems = Problems::new();
+        let n = volumes.len();
+        let mut seqs: Vec<u16> = volumes.iter().map(|v| v.volume_sequence()).collect();
+        seqs.sort_unstable();
+        let expected: Vec<u16> = (1..=n).map(|i| i.min(u16::MAX as usize) as u16).collect();
+        let numbered = seqs == expected;
+        if numbered {
+            volumes.sort_by_key(|v| v.volume_sequence());
+        } else {
+            problems.push(
+                "volume set",
+                format!("volume sequence numbers 1 to {n}"),
+                format!("{seqs:?} (the images are taken in the order given)"),
+            );
+        }
+        for v in &volumes {
+            if usize::from(v.volume_set_size()) != n {
+                problems.push(
+                    format!("volume {} ({})", v.volume_sequence(), v.name),
+                    format!("volume set size {n}"),
+                    format!("{}", v.volume_set_size()),
+                );
+            }
+            if v.volume_set_id() != volumes[0].volume_set_id() {
+                problems.push(
+                    format!("volume {} ({})", v.volume_sequence(), v.name),
+                    format!("volume set identifier {:?}", volumes[0].volume_set_id()),
+                    format!("{:?}", v.volume_set_id()),
+                );
+            }
+        }
+        let index_of_seq: HashMap<u16, usize> = volumes
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (v.volume_sequence(), i))
+            .collect();
+        let mut chosen: HashMap<String, (usize, usize, usize)> = HashMap::new();
+        for (vi, v) in volumes.iter().enumerate() {
+            for (fi, f) in v.main_files().iter().enumerate() {
+                // Records name the volume holding their extent; when the
+                // set is not numbered 1..n those numbers mean nothing.
+                let named = index_of_seq.get(&f.volume).filter(|_| numbered);
+                let data = match named {
+                    Some(&d) => d,
+                    None => {
+                        if numbered && f.volume != 0 {
+                            problems.push(
+                                format!("file {} in volume {}", f.path, v.volume_sequence()),
+                                "a volume sequence number of the set",
+                                format!("{} (taken as its own volume)", f.volume),
+                            );
+                        }
+                        vi
+                    }
+                };
+                let key = path_key(&f.path);
+                if let Some(&(pv, pf, pd)) = chosen.get(&key) {
+                    let prev: &FileEntry = &volumes[pv].main_files()[pf];
+                    let same = pd == data && prev.pieces == f.pieces && prev.size == f.size;
+                    if !same {
+                        problems.push(
+                            format!("file {}", f.path),
+                            "one file of that name in the volume set",
+                            format!(
+                                "one in volume {} and one in volume {} (the latter is used)",
+                                volumes[pd].volume_sequence(),
+                                volumes[data].volume_sequence()
+                            ),
+                        );
+                    }
+                }
+                chosen.insert(key, (vi, fi, data));
+            }
+        }
+        let mut files: Vec<(usize, usize, usize)> = chosen.into_values().collect();
+        files.sort_by(|a, b| {
+            volumes[a.0].main_files()[a.1]
+                .path
+                .cmp(&volumes[b.0].main_files()[b.1].path)
+        });
+        let by_path = files
+            .iter()
+            .enumerate()
+            .map(|(i, &(v, f, _))| (path_key(&volumes[v].main_files()[f].path), i))
+            .collect();
+        Ok(IsoVolumeSet {
+            volumes,
+            files,
+            by_path,
+            problems,
+        })
+    }
+
+    /// The images, in volume sequence order.
+    pub fn volumes(&self) -> &[IsoImage] {
+        &self.volumes
+    }
+
+    /// The volume sequence number of the volume holding a file's data.
+    pub fn volume_of(&self, path: &str) -> Option<u16> {
+        let &(_, _, d) = self.files.get(*self.by_path.get(&path_key(path))?)?;
+        Some(self.volumes[d].volume_sequence())
+    }
+
+    /// Every file, with the volume sequence number of the volume holding it.
+    pub fn files_with_volume(&self) -> Vec<(MediumFile, u16)> {
+        self.files
+            .iter()
+            .map(|&(v, f, d)| {
+                let e = &self.volumes[v].main_files()[f];
+                (
+                    MediumFile {
+                        path: e.path.clone(),
+                        size: e.size,
+                    },
+                    self.volumes[d].volume_sequence(),
+                )
+            })
+            .collect()
+    }
+}
+
+impl Medium for IsoVolumeSet {
+    fn describe(&self) -> String {
+        let first = &self.volumes[0];
+        format!(
+            "{} volume set{}, {} volume{}",
+            first.format_parts(),
+            first.boot_text(),
+            self.volumes.len(),
+            if self.volumes.len() == 1 { "" } else { "s" }
+        )
+    }
+
+    fn files(&self) -> Vec<MediumFile> {
+        self.files_with_volume()
+            .into_iter()
+            .map(|(f, _)| f)
+            .collect()
+    }
+
+    fn open(&self, path: &str) -> io::Result<Box<dyn io::Read + '_>> {
+        let not_found = || {
+            io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("{path}: no such file in the volume set"),
+            )
+        };
+        let i = *self.by_path.get(&path_key(path)).ok_or_else(not_found)?;
+        let &(v, f, d) = self.files.get(i).ok_or_else(not_found)?;
+        self.volumes[d].reader(&self.volumes[v].main_files()[f])
+    }
+
+    fn check(&self) -> Vec<StructureProblem> {
+        let mut p = self.problems.clone();
+        for v in &self.volumes {
+            for q in v.check() {
+                p.add(StructureProblem::new(
+                    format!("volume {}: {}", v.volume_sequence(), q.what),
+                    q.expected,
+                    q.found,
+                ));
+            }
+        }
+        p.into_vec()
+    }
+
+    fn boot_entries(&self) -> Vec<BootEntry> {
+        // Firmware boots from the first volume.
+        self.volumes[0].boot_entries()
+    }
+
+    fn label(&self) -> Option<String> {
+        self.volumes[0].label()
+    }
+}
