@@ -209,6 +209,13 @@ fn encrypted_media_round_trip_and_refuse_tampering() {
         &wim,
         &["--password-file", pws],
     );
+    let iso = tmp.path().join("enc.iso");
+    build(
+        "examples/standalone.json",
+        "iso",
+        &iso,
+        &["--password-file", pws],
+    );
 
     // No plaintext of a package file anywhere on the media.
     let secret = std::fs::read(fx.join("packages/pkg-tools/install.cmd")).unwrap();
