@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::profile::{MediaType, OutputFormat};
+use crate::usb::partition::TableKind;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -55,6 +56,23 @@ pub struct CreateArgs {
     /// Print a machine-readable summary on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Partition table of USB media (usb-image, usb-device).
+    #[arg(long, value_enum, default_value = "mbr", value_name = "TABLE")]
+    pub partition_table: TableKind,
+    /// Size of a USB image, like 8G or 700M (K/M/G/T are powers of 1024).
+    /// Default: the content plus 10% (at least 16 MiB) free, at least 64 MiB.
+    #[arg(long, value_name = "SIZE", value_parser = crate::usb::parse_size)]
+    pub size: Option<u64>,
+    /// Write a USB drive that does not report itself as removable (USB hard
+    /// disks, some card readers).
+    #[arg(long)]
+    pub allow_non_removable: bool,
+    /// Erase the USB drive without asking.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Do not read a written USB drive back to compare every file.
+    #[arg(long)]
+    pub no_verify: bool,
 }
 
 #[derive(Debug, Args)]

@@ -11,5 +11,6 @@ pub mod io;
 pub mod manifest;
 pub mod plan;
 pub mod profile;
+pub mod usb;
 pub mod wim;
 pub mod write;

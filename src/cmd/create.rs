@@ -39,8 +39,17 @@ pub fn run(g: &Global, a: CreateArgs) -> Result<i32> {
         force: a.force,
         quiet: g.quiet,
     };
+    let usb_opts = write::usb::UsbOptions {
+        table: a.partition_table,
+        size: a.size,
+        allow_non_removable: a.allow_non_removable,
+        yes: a.yes,
+        verify: !a.no_verify,
+    };
     let report = match format {
         OutputFormat::Folder => write::folder::write(&plan, &output, &opts)?,
+        OutputFormat::UsbImage => write::usb::write_image(&plan, &output, &opts, &usb_opts)?,
+        OutputFormat::UsbDevice => write::usb::write_device(&plan, &output, &opts, &usb_opts)?,
         other => {
             return Err(UsageError::new(
                 format!("the {other} format is not available in this build"),

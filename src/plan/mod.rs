@@ -88,6 +88,8 @@ pub struct Plan {
     pub boot: BootFiles,
     /// Holds files extracted from WIMs for as long as the plan lives.
     pub scratch: Option<Arc<tempfile::TempDir>>,
+    /// The profile the plan was made from (for problems found later).
+    pub profile_file: PathBuf,
 }
 
 /// (path on the medium, path inside the boot image, required)
@@ -539,13 +541,9 @@ pub fn build(vp: &ValidProfile) -> Result<Plan> {
         empty_dirs,
         boot,
         scratch: Some(scratch),
+        profile_file: vp.loaded.file.clone(),
     };
-    let msize = plan.render_manifest(&HashMap::new()).len() as u64;
-    for e in &mut plan.entries {
-        if matches!(e.source, Source::Manifest) {
-            e.size = msize;
-        }
-    }
+    plan.size_manifest();
     Ok(plan)
 }
 
@@ -561,6 +559,18 @@ pub fn parents(path: &str) -> impl Iterator<Item = String> + '_ {
 }
 
 impl Plan {
+    /// Sets the manifest entry's size: hashes are fixed-width, so the size
+    /// with unknown hashes is the final size. Call again after changing
+    /// entries.
+    pub fn size_manifest(&mut self) {
+        let msize = self.render_manifest(&HashMap::new()).len() as u64;
+        for e in &mut self.entries {
+            if matches!(e.source, Source::Manifest) {
+                e.size = msize;
+            }
+        }
+    }
+
     /// The manifest, with the hashes known so far (others are zeros).
     pub fn render_manifest(&self, hashes: &HashMap<String, [u8; 32]>) -> Vec<u8> {
         let files = self

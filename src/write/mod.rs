@@ -2,6 +2,7 @@
 
 pub mod folder;
 pub mod output;
+pub mod usb;
 
 use std::collections::HashMap;
 use std::io::Read;
