@@ -105,8 +105,7 @@ pub fn fat32_limits(mut plan: Plan, max_file: u64, part_size: u64) -> Result<Pla
             }
         };
         let dir = scratch.path().join(format!("swm-{}", entries.len()));
-        std::fs::create_dir_all(&dir)
-            .with_context(|| format!("creating {}", dir.display()))?;
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         let (parent, name) = match e.path.rfind('/') {
             Some(i) => (&e.path[..=i], &e.path[i + 1..]),
             None => ("", e.path.as_str()),
@@ -157,7 +156,10 @@ pub fn fat32_limits(mut plan: Plan, max_file: u64, part_size: u64) -> Result<Pla
         if w[0].path.eq_ignore_ascii_case(&w[1].path) {
             problems.push(Plan::problem(
                 &key_of(&w[1]),
-                format!("/{} would be on the medium twice once WIMs are split into .swm parts", w[1].path),
+                format!(
+                    "/{} would be on the medium twice once WIMs are split into .swm parts",
+                    w[1].path
+                ),
                 "rename the existing .swm file",
             ));
         }

@@ -41,7 +41,9 @@ fn parse_devnum(s: &str) -> Option<DevNum> {
 }
 
 fn read_trim(p: &Path) -> Option<String> {
-    std::fs::read_to_string(p).ok().map(|s| s.trim().to_string())
+    std::fs::read_to_string(p)
+        .ok()
+        .map(|s| s.trim().to_string())
 }
 
 /// A partition of the disk, from sysfs.
@@ -279,7 +281,10 @@ fn unescape(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'\\' && i + 3 < b.len() && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c)) {
+        if b[i] == b'\\'
+            && i + 3 < b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
             out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
             i += 4;
         } else {
@@ -292,9 +297,7 @@ fn unescape(s: &str) -> String {
 
 fn rdev_of(path: &str) -> Option<DevNum> {
     let m = std::fs::metadata(path).ok()?;
-    m.file_type()
-        .is_block_device()
-        .then(|| split_dev(m.rdev()))
+    m.file_type().is_block_device().then(|| split_dev(m.rdev()))
 }
 
 /// (device name, mount point) of every mount on the disk.
@@ -350,7 +353,9 @@ pub fn confirm(info: &DiskInfo, yes: bool) -> Result<()> {
     let shown = info.path.display();
     if !std::io::stdin().is_terminal() {
         return Err(usage(
-            format!("refusing to erase {shown} without confirmation: standard input is not a terminal"),
+            format!(
+                "refusing to erase {shown} without confirmation: standard input is not a terminal"
+            ),
             "pass --yes to confirm that everything on the drive may be erased",
         ));
     }
@@ -366,7 +371,11 @@ pub fn confirm(info: &DiskInfo, yes: bool) -> Result<()> {
         for (i, p) in info.partitions.iter().enumerate() {
             msg.push_str(&format!(
                 "  {}{} ({})\n",
-                if i == 0 { "partitions: " } else { "            " },
+                if i == 0 {
+                    "partitions: "
+                } else {
+                    "            "
+                },
                 p.name,
                 human_bytes(p.bytes)
             ));
@@ -422,7 +431,10 @@ pub fn open_exclusive(path: &Path) -> Result<File> {
         .map_err(|e| {
             if e.raw_os_error() == Some(libc::EBUSY) {
                 usage(
-                    format!("{} is busy: another program has it open exclusively (or it is mounted)", path.display()),
+                    format!(
+                        "{} is busy: another program has it open exclusively (or it is mounted)",
+                        path.display()
+                    ),
                     "close what uses the drive (file managers, automounters) and try again",
                 )
             } else {
@@ -532,44 +544,66 @@ fn blkpg(f: &File, op: libc::c_int, pno: i32, start: u64, length: u64) -> std::i
     Ok(())
 }
 
+/// Partitions the kernel currently has for the disk: (number, start
+/// sector, sectors).
+fn kernel_partitions(sys: &Path) -> Vec<(i32, u64, u64)> {
+    let mut v = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(sys) {
+        for e in rd.flatten() {
+            let p = e.path();
+            let num = read_trim(&p.join("partition")).and_then(|s| s.parse().ok());
+            let start = read_trim(&p.join("start")).and_then(|s| s.parse().ok());
+            let size = read_trim(&p.join("size")).and_then(|s| s.parse().ok());
+            if let (Some(n), Some(a), Some(b)) = (num, start, size) {
+                v.push((n, a, b));
+            }
+        }
+    }
+    v.sort();
+    v
+}
+
 /// Has the kernel re-read the partition table (BLKRRPART, retried while
-/// busy); failing that, replaces its partitions with BLKPG. Returns a
-/// warning when neither worked.
+/// busy). When that fails, or leaves the kernel without the new partition
+/// (kernels built without the table's parser), sets the partitions
+/// directly with BLKPG. Returns a warning when neither worked.
 pub fn reread_partitions(f: &File, info: &DiskInfo, part: (u64, u64)) -> Option<String> {
-    let mut last = None;
+    let want = (1, part.0 / 512, part.1 / 512);
+    let mut why = String::new();
     for _ in 0..20 {
         // SAFETY: BLKRRPART takes no argument.
         let r = unsafe { libc::ioctl(f.as_raw_fd(), BLKRRPART as _, 0) };
         if r == 0 {
-            return None;
+            if kernel_partitions(&info.sys) == [want] {
+                return None;
+            }
+            why = "BLKRRPART found no partition".into();
+            break;
         }
         let e = std::io::Error::last_os_error();
-        let busy = e.raw_os_error() == Some(libc::EBUSY);
-        last = Some(e);
-        if !busy {
+        why = format!("BLKRRPART: {e}");
+        if e.raw_os_error() != Some(libc::EBUSY) {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    let first = last.map(|e| e.to_string()).unwrap_or_default();
-    let mut ok = true;
-    for p in &info.partitions {
-        let pno = p.number;
-        if pno > 0 && blkpg(f, BLKPG_DEL_PARTITION, pno, 0, 0).is_err() {
-            ok = false;
+    let mut failed = Vec::new();
+    for (n, _, _) in kernel_partitions(&info.sys) {
+        if let Err(e) = blkpg(f, BLKPG_DEL_PARTITION, n, 0, 0) {
+            failed.push(format!("removing partition {n}: {e}"));
         }
     }
-    match blkpg(f, BLKPG_ADD_PARTITION, 1, part.0, part.1) {
-        Ok(()) if ok => None,
-        Ok(()) => Some(format!(
-            "the kernel did not re-read the partition table of {} ({first}) and old partitions could not all be removed: unplug and replug the drive",
-            info.path.display()
-        )),
-        Err(e) => Some(format!(
-            "the kernel did not re-read the partition table of {} ({first}; BLKPG: {e}): unplug and replug the drive before using it",
-            info.path.display()
-        )),
+    if let Err(e) = blkpg(f, BLKPG_ADD_PARTITION, 1, part.0, part.1) {
+        failed.push(format!("adding the partition: {e}"));
     }
+    if failed.is_empty() && kernel_partitions(&info.sys) == [want] {
+        return None;
+    }
+    Some(format!(
+        "the kernel did not take the new partition table of {} ({why}; BLKPG: {}): unplug and replug the drive before using it",
+        info.path.display(),
+        if failed.is_empty() { "no effect".to_string() } else { failed.join(", ") }
+    ))
 }
 
 #[cfg(test)]

@@ -161,7 +161,12 @@ fn ids_dummy() -> DiskIds {
 
 /// Default image size: the content plus [`headroom`], at least 64 MiB.
 pub fn default_disk_bytes(tree: &Tree, kind: TableKind) -> u64 {
-    fitting_disk_bytes(tree, kind, headroom(tree.content_bytes()), MIN_DEFAULT_IMAGE)
+    fitting_disk_bytes(
+        tree,
+        kind,
+        headroom(tree.content_bytes()),
+        MIN_DEFAULT_IMAGE,
+    )
 }
 
 /// Writes the medium: file system first (each file streamed once and
@@ -286,11 +291,15 @@ pub fn parse_size(s: &str) -> std::result::Result<u64, String> {
         "M" => 1 << 20,
         "G" => 1 << 30,
         "T" => 1 << 40,
-        _ => return Err(format!("`{s}` is not a size: use a number with K, M, G or T, like 8G or 700M")),
+        _ => {
+            return Err(format!(
+                "`{s}` is not a size: use a number with K, M, G or T, like 8G or 700M"
+            ))
+        }
     };
-    let v: f64 = num
-        .parse()
-        .map_err(|_| format!("`{s}` is not a size: use a number with K, M, G or T, like 8G or 700M"))?;
+    let v: f64 = num.parse().map_err(|_| {
+        format!("`{s}` is not a size: use a number with K, M, G or T, like 8G or 700M")
+    })?;
     let bytes = v * mult as f64;
     if !(bytes.is_finite() && bytes >= 1.0 && bytes < 1.8e19) {
         return Err(format!("`{s}` is out of range"));

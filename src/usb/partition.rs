@@ -66,8 +66,11 @@ impl DiskLayout {
         let end = match kind {
             // MBR: 32-bit sector counts; a larger disk keeps 2 TiB usable.
             TableKind::Mbr => disk_sectors.min(u32::MAX as u64),
-            // GPT: the backup array and header take the last 33 sectors.
-            TableKind::Gpt => disk_sectors.saturating_sub(1 + GPT_ARRAY_SECTORS),
+            // GPT: the backup array and header take the last 33 sectors;
+            // the partition ends on a MiB boundary before them.
+            TableKind::Gpt => {
+                disk_sectors.saturating_sub(1 + GPT_ARRAY_SECTORS) / PART_START_LBA * PART_START_LBA
+            }
         };
         if end <= PART_START_LBA + 1 {
             bail!("a disk of {disk_bytes} bytes is too small for a partition at 1 MiB");
@@ -107,12 +110,7 @@ impl DiskLayout {
         match self.kind {
             TableKind::Mbr => {
                 b[440..444].copy_from_slice(&self.ids.mbr_signature.to_le_bytes());
-                let e = mbr_entry(
-                    0x80,
-                    MBR_TYPE_FAT32_LBA,
-                    self.part_start,
-                    self.part_sectors,
-                );
+                let e = mbr_entry(0x80, MBR_TYPE_FAT32_LBA, self.part_start, self.part_sectors);
                 b[446..462].copy_from_slice(&e);
             }
             TableKind::Gpt => {
@@ -311,8 +309,8 @@ mod tests {
         assert_eq!(
             guid_bytes(GPT_BASIC_DATA),
             [
-                0xA2, 0xA0, 0xD0, 0xEB, 0xE5, 0xB9, 0x33, 0x44, 0x87, 0xC0, 0x68, 0xB6, 0xB7,
-                0x26, 0x99, 0xC7
+                0xA2, 0xA0, 0xD0, 0xEB, 0xE5, 0xB9, 0x33, 0x44, 0x87, 0xC0, 0x68, 0xB6, 0xB7, 0x26,
+                0x99, 0xC7
             ]
         );
     }

@@ -178,11 +178,9 @@ pub fn write_device(
             .with_context(|| format!("reading {} back", dev.display()))?;
         progress.finish();
         if let Err(why) = res {
-            return Err(VerifyFailed(format!(
-                "{}: {why}; the drive was wiped",
-                dev.display()
-            ))
-            .into());
+            return Err(
+                VerifyFailed(format!("{}: {why}; the drive was wiped", dev.display())).into(),
+            );
         }
     }
     guard.disarm();

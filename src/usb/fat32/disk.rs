@@ -384,7 +384,10 @@ mod tests {
         }
         // Windows' sizes: 4 KiB up to 8 GiB, 32 KiB above 32 GiB.
         assert_eq!(Geometry::new(2 << 21, 2048).unwrap().cluster_bytes(), 4096);
-        assert_eq!(Geometry::new(80 << 21, 2048).unwrap().cluster_bytes(), 32768);
+        assert_eq!(
+            Geometry::new(80 << 21, 2048).unwrap().cluster_bytes(),
+            32768
+        );
         assert!(matches!(
             Geometry::new(60_000, 2048),
             Err(GeometryError::TooSmall { .. })
@@ -412,7 +415,8 @@ mod tests {
         assert_eq!(v[11], ATTR_LFN);
         assert_eq!(v[13], 0xAB);
         // second part holds "txt" (units 13..18), then NUL, then 0xFFFF.
-        let unit = |e: &[u8], i: usize| u16::from_le_bytes([e[LFN_OFFSETS[i]], e[LFN_OFFSETS[i] + 1]]);
+        let unit =
+            |e: &[u8], i: usize| u16::from_le_bytes([e[LFN_OFFSETS[i]], e[LFN_OFFSETS[i] + 1]]);
         assert_eq!(unit(&v[0..32], 4), 't' as u16);
         assert_eq!(unit(&v[0..32], 5), 0);
         assert_eq!(unit(&v[0..32], 6), 0xFFFF);

@@ -45,7 +45,9 @@ pub struct Dir {
 pub enum TreeError {
     #[error("/{path}: {reason}")]
     BadName { path: String, reason: String },
-    #[error("/{path} is {size} bytes; FAT32 files hold at most 4 GiB - 1 byte ({MAX_FILE_SIZE} bytes)")]
+    #[error(
+        "/{path} is {size} bytes; FAT32 files hold at most 4 GiB - 1 byte ({MAX_FILE_SIZE} bytes)"
+    )]
     FileTooLarge { path: String, size: u64 },
     #[error("the folder /{path} needs {entries} directory entries; FAT allows {MAX_DIR_ENTRIES} per folder (long names take one entry per 13 characters)")]
     DirTooLarge { path: String, entries: usize },
@@ -190,7 +192,9 @@ impl Tree {
 }
 
 fn dir_clusters(entries: usize, cluster_bytes: u64) -> u32 {
-    ((entries * DIR_ENTRY) as u64).div_ceil(cluster_bytes).max(1) as u32
+    ((entries * DIR_ENTRY) as u64)
+        .div_ceil(cluster_bytes)
+        .max(1) as u32
 }
 
 /// A contiguous run of clusters.
@@ -217,7 +221,9 @@ pub struct Layout {
 
 /// The tree does not fit the volume.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("the content needs {needed} clusters of {cluster_bytes} bytes but the volume has {available}")]
+#[error(
+    "the content needs {needed} clusters of {cluster_bytes} bytes but the volume has {available}"
+)]
 pub struct NoSpace {
     pub needed: u64,
     pub available: u32,
@@ -307,7 +313,11 @@ impl Layout {
     pub fn fat_entries(&self, first: u32, out: &mut [u32], extents: &[Extent]) {
         out.fill(0);
         let end = first as u64 + out.len() as u64;
-        for (i, slot) in out.iter_mut().enumerate().take(2usize.saturating_sub(first as usize)) {
+        for (i, slot) in out
+            .iter_mut()
+            .enumerate()
+            .take(2usize.saturating_sub(first as usize))
+        {
             *slot = if first as usize + i == 0 {
                 super::disk::FAT_ENTRY0
             } else {
@@ -324,7 +334,11 @@ impl Layout {
             let lo = e.start.max(first);
             let hi = (last as u64).min(end - 1) as u32;
             for c in lo..=hi {
-                out[(c - first) as usize] = if c == last { super::disk::FAT_EOC } else { c + 1 };
+                out[(c - first) as usize] = if c == last {
+                    super::disk::FAT_EOC
+                } else {
+                    c + 1
+                };
             }
         }
     }
@@ -403,8 +417,7 @@ pub fn fat_label(label: &str) -> [u8; 11] {
     let mut out = [b' '; 11];
     for (slot, c) in out.iter_mut().zip(label.chars()) {
         let c = c.to_ascii_uppercase();
-        *slot = if c.is_ascii_uppercase() || c.is_ascii_digit() || "_-$%'@~`!(){}^#&".contains(c)
-        {
+        *slot = if c.is_ascii_uppercase() || c.is_ascii_digit() || "_-$%'@~`!(){}^#&".contains(c) {
             c as u8
         } else {
             b'_'
@@ -441,7 +454,12 @@ mod tests {
         let l = Layout::new(tree, g, 1, fat_label("x"), FatTime::default()).unwrap();
         assert_eq!(l.dir_extents[0].start, 2);
         // Directories first, then files; the manifest last; empty file at 0.
-        let files_start = l.dir_extents.iter().map(|e| e.start + e.count).max().unwrap();
+        let files_start = l
+            .dir_extents
+            .iter()
+            .map(|e| e.start + e.count)
+            .max()
+            .unwrap();
         assert_eq!(l.file_extents[0].start, files_start);
         assert_eq!(l.file_extents[3], Extent::default());
         assert!(l.file_extents[2].start > l.file_extents[1].start);
@@ -458,7 +476,10 @@ mod tests {
         // The same, asked for in pieces.
         let mut part = vec![0u32; 7];
         l.fat_entries(two.start + 5, &mut part, &ext);
-        assert_eq!(&part[..], &fat[(two.start + 5) as usize..(two.start + 12) as usize]);
+        assert_eq!(
+            &part[..],
+            &fat[(two.start + 5) as usize..(two.start + 12) as usize]
+        );
     }
 
     #[test]

@@ -136,9 +136,9 @@ fn basis(name: &str) -> Basis {
     }
     let fits = base.len() <= 8 && ext.len() <= 3;
     let case = match (bcase, ecase) {
-        (Some(b), Some(e)) => Some(
-            if b { CASE_LOWER_BASE } else { 0 } | if e { CASE_LOWER_EXT } else { 0 },
-        ),
+        (Some(b), Some(e)) => {
+            Some(if b { CASE_LOWER_BASE } else { 0 } | if e { CASE_LOWER_EXT } else { 0 })
+        }
         _ => None,
     };
     Basis {
@@ -212,7 +212,9 @@ pub fn assign(names: &[&str]) -> Vec<Names> {
             long: Some(names[i].encode_utf16().collect()),
         });
     }
-    out.into_iter().map(|n| n.expect("every name assigned")).collect()
+    out.into_iter()
+        .map(|n| n.expect("every name assigned"))
+        .collect()
 }
 
 #[cfg(test)]

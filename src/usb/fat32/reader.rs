@@ -107,7 +107,10 @@ impl<'a, D: BlockIo + ?Sized> Volume<'a, D> {
             self.dev
                 .read_exact_at(&mut raw, self.fat_offset + piece * 4)
                 .context("reading the FAT")?;
-            cache.1 = raw.chunks_exact(4).map(|b| le32(b, 0) & 0x0FFF_FFFF).collect();
+            cache.1 = raw
+                .chunks_exact(4)
+                .map(|b| le32(b, 0) & 0x0FFF_FFFF)
+                .collect();
             cache.0 = piece;
         }
         Ok(cache.1[(c as u64 - piece) as usize])
@@ -178,8 +181,8 @@ impl<'a, D: BlockIo + ?Sized> Volume<'a, D> {
                 if s.attr & ATTR_VOLUME_ID != 0 || s.name[0] == b'.' {
                     continue;
                 }
-                let name = long_name(&long, short_checksum(&s.name))
-                    .unwrap_or_else(|| s.display_name());
+                let name =
+                    long_name(&long, short_checksum(&s.name)).unwrap_or_else(|| s.display_name());
                 out.push(DirEntry {
                     name,
                     short: s.name,
