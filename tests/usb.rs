@@ -660,9 +660,8 @@ fn wims_over_the_limit_become_swm_parts_on_the_medium() {
     let p = profile(tmp.path(), "standalone.json", |v| {
         v["os_image"]["path"] = serde_json::json!(one);
     });
-    let err = tsmedia::plan::limits::fat32_limits(plan_for(&p), limit, part_size)
-        .err()
-        .expect("refused");
+    let err =
+        tsmedia::plan::limits::fat32_limits(plan_for(&p), limit, part_size).expect_err("refused");
     let msg = format!("{err:#}");
     assert!(
         msg.contains("cannot be split") && msg.contains("os_image.path"),
@@ -1056,8 +1055,7 @@ fn a_failed_write_leaves_no_partition_table() {
         verify: true,
     };
     let err = tsmedia::write::usb::write_device(&plan, &lo.dev, &opts, &usb)
-        .err()
-        .expect("the write fails");
+        .expect_err("the write fails");
     assert!(format!("{err:#}").contains("shrank"), "{err:#}");
     drop(lo);
     let raw = std::fs::read(&img).unwrap();

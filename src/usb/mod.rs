@@ -301,7 +301,7 @@ pub fn parse_size(s: &str) -> std::result::Result<u64, String> {
         format!("`{s}` is not a size: use a number with K, M, G or T, like 8G or 700M")
     })?;
     let bytes = v * mult as f64;
-    if !(bytes.is_finite() && bytes >= 1.0 && bytes < 1.8e19) {
+    if !(bytes.is_finite() && (1.0..1.8e19).contains(&bytes)) {
         return Err(format!("`{s}` is out of range"));
     }
     Ok(bytes as u64)

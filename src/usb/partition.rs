@@ -169,18 +169,18 @@ impl DiskLayout {
         h[0..8].copy_from_slice(b"EFI PART");
         h[8..12].copy_from_slice(&0x0001_0000u32.to_le_bytes());
         h[12..16].copy_from_slice(&92u32.to_le_bytes());
-        h[24..32].copy_from_slice(&(my as u64).to_le_bytes());
+        h[24..32].copy_from_slice(&my.to_le_bytes());
         h[32..40].copy_from_slice(&alt.to_le_bytes());
         h[40..48].copy_from_slice(&(2 + GPT_ARRAY_SECTORS).to_le_bytes());
         h[48..56].copy_from_slice(&(backup_array - 1).to_le_bytes());
         h[56..72].copy_from_slice(&self.ids.disk_guid);
-        h[72..80].copy_from_slice(&(array as u64).to_le_bytes());
+        h[72..80].copy_from_slice(&array.to_le_bytes());
         h[80..84].copy_from_slice(&GPT_ENTRIES.to_le_bytes());
         h[84..88].copy_from_slice(&GPT_ENTRY_SIZE.to_le_bytes());
         h[88..92].copy_from_slice(&crc32fast::hash(entries).to_le_bytes());
         let crc = crc32fast::hash(&h[..92]);
         h[16..20].copy_from_slice(&crc.to_le_bytes());
-        (h, array as u64)
+        (h, array)
     }
 
     /// Writes the table: the backup (GPT) first, then the first MiB.
