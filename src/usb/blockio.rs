@@ -1,7 +1,8 @@
 //! Positioned reads and writes on a disk (a device, an image file, or a
 //! buffer in tests), and a buffered sequential writer on top.
 
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
+use std::sync::mpsc::{channel, sync_channel, Receiver, SyncSender};
 
 /// A disk addressed by byte offset.
 pub trait BlockIo {
@@ -38,28 +39,73 @@ impl BlockIo for Vec<u8> {
     }
 }
 
-/// Collects sequential writes into large positioned writes.
-pub struct SeqWriter<'a, D: BlockIo + ?Sized> {
-    dev: &'a mut D,
+/// Size of one write handed to the writer thread.
+pub const CHUNK: usize = 4 << 20;
+/// Chunks queued for the writer thread at most.
+const QUEUE: usize = 3;
+
+type Job = (u64, Vec<u8>, usize);
+
+/// Sequential writes, collected into large positioned writes that a second
+/// thread performs: reading and hashing the next data overlaps with writing
+/// the last. Created by [`with_seq_writer`].
+pub struct SeqWriter {
     /// Offset of `buf[0]`.
     pos: u64,
+    /// Always CHUNK bytes long (initialised once, reused); `fill` are data.
     buf: Vec<u8>,
+    fill: usize,
+    tx: Option<SyncSender<Job>>,
+    spare: Receiver<Vec<u8>>,
 }
 
-const CHUNK: usize = 4 << 20;
-
-impl<'a, D: BlockIo + ?Sized> SeqWriter<'a, D> {
-    pub fn new(dev: &'a mut D, offset: u64) -> Self {
-        SeqWriter {
-            dev,
+/// Runs `f` with a [`SeqWriter`] that starts at `offset` of `dev`, then waits
+/// for every write. An error of the writer thread wins over `f`'s (it is the
+/// cause).
+pub fn with_seq_writer<D, R>(
+    dev: &mut D,
+    offset: u64,
+    f: impl FnOnce(&mut SeqWriter) -> anyhow::Result<R>,
+) -> anyhow::Result<R>
+where
+    D: BlockIo + Send + ?Sized,
+{
+    std::thread::scope(|s| {
+        let (tx, rx) = sync_channel::<Job>(QUEUE);
+        let (back_tx, back_rx) = channel::<Vec<u8>>();
+        let writer = s.spawn(move || -> io::Result<()> {
+            for (at, buf, fill) in rx {
+                dev.write_all_at(&buf[..fill], at)?;
+                let _ = back_tx.send(buf);
+            }
+            Ok(())
+        });
+        let mut w = SeqWriter {
             pos: offset,
-            buf: Vec::with_capacity(CHUNK),
+            buf: vec![0u8; CHUNK],
+            fill: 0,
+            tx: Some(tx),
+            spare: back_rx,
+        };
+        let r = f(&mut w).and_then(|v| {
+            w.flush_buf()?;
+            Ok(v)
+        });
+        w.tx = None;
+        let wr = writer
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("the writer thread panicked")));
+        match (r, wr) {
+            (_, Err(e)) => Err(anyhow::Error::new(e)),
+            (r, Ok(())) => r,
         }
-    }
+    })
+}
 
+impl SeqWriter {
     /// Where the next byte goes.
     pub fn position(&self) -> u64 {
-        self.pos + self.buf.len() as u64
+        self.pos + self.fill as u64
     }
 
     /// Moves to `offset` (flushing first unless it is the current position).
@@ -77,56 +123,68 @@ impl<'a, D: BlockIo + ?Sized> SeqWriter<'a, D> {
             .checked_sub(self.position())
             .ok_or_else(|| io::Error::other("zero_to: offset is behind the position"))?;
         while left > 0 {
-            let room = (CHUNK - self.buf.len()).max(1) as u64;
-            let n = left.min(room) as usize;
-            self.buf.resize(self.buf.len() + n, 0);
-            left -= n as u64;
-            if self.buf.len() >= CHUNK {
+            if self.fill == CHUNK {
                 self.flush_buf()?;
             }
+            let n = left.min((CHUNK - self.fill) as u64) as usize;
+            self.buf[self.fill..self.fill + n].fill(0);
+            self.fill += n;
+            left -= n as u64;
         }
         Ok(())
+    }
+
+    /// Reads up to `max` bytes from `r` straight into the buffer and returns
+    /// them (empty at the end of `r`).
+    pub fn read_from(&mut self, r: &mut dyn Read, max: usize) -> io::Result<&[u8]> {
+        if self.fill == CHUNK {
+            self.flush_buf()?;
+        }
+        let room = (CHUNK - self.fill).min(max);
+        let start = self.fill;
+        let n = loop {
+            match r.read(&mut self.buf[start..start + room]) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        };
+        self.fill += n;
+        Ok(&self.buf[start..start + n])
     }
 
     fn flush_buf(&mut self) -> io::Result<()> {
-        if !self.buf.is_empty() {
-            self.dev.write_all_at(&self.buf, self.pos)?;
-            self.pos += self.buf.len() as u64;
-            self.buf.clear();
+        if self.fill == 0 {
+            return Ok(());
         }
-        Ok(())
-    }
-
-    /// Flushes and gives the device back.
-    pub fn finish(mut self) -> io::Result<()> {
-        self.flush_buf()
+        let next = match self.spare.try_recv() {
+            Ok(b) => b,
+            Err(_) => vec![0u8; CHUNK],
+        };
+        let full = std::mem::replace(&mut self.buf, next);
+        let job = (self.pos, full, self.fill);
+        self.pos += self.fill as u64;
+        self.fill = 0;
+        self.tx
+            .as_ref()
+            .ok_or_else(|| io::Error::other("the writer has finished"))?
+            .send(job)
+            .map_err(|_| io::Error::other("the writer thread stopped"))
     }
 }
 
-impl<D: BlockIo + ?Sized> Write for SeqWriter<'_, D> {
+impl Write for SeqWriter {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        if self.buf.is_empty() && data.len() >= CHUNK {
-            self.dev.write_all_at(data, self.pos)?;
-            self.pos += data.len() as u64;
-            return Ok(data.len());
-        }
-        let n = data.len().min(CHUNK - self.buf.len());
-        self.buf.extend_from_slice(&data[..n]);
-        if self.buf.len() >= CHUNK {
+        if self.fill == CHUNK {
             self.flush_buf()?;
         }
+        let n = data.len().min(CHUNK - self.fill);
+        self.buf[self.fill..self.fill + n].copy_from_slice(&data[..n]);
+        self.fill += n;
         Ok(n)
     }
 
     fn flush(&mut self) -> io::Result<()> {
         self.flush_buf()
-    }
-}
-
-impl<D: BlockIo + ?Sized> Drop for SeqWriter<'_, D> {
-    fn drop(&mut self) {
-        // Errors surface through finish(); a drop without it (an error path)
-        // has nothing more to write.
-        self.buf.clear();
     }
 }

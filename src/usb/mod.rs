@@ -16,10 +16,10 @@ use std::io::Write;
 use anyhow::{bail, Context, Result};
 use sha2::{Digest, Sha256};
 
-use crate::io::Progress;
-use crate::plan::{Plan, Source};
-use crate::write::{copy_entry, Hashes};
-use blockio::BlockIo;
+use crate::io::{Progress, SourceChanged};
+use crate::plan::{Entry, Plan, Source};
+use crate::write::{open_source, Hashes};
+use blockio::{BlockIo, SeqWriter};
 use fat32::{FatTime, FileSpec, Geometry, Layout, Tree};
 use partition::{DiskIds, DiskLayout, TableKind, MIB};
 
@@ -172,7 +172,7 @@ pub fn default_disk_bytes(tree: &Tree, kind: TableKind) -> u64 {
 /// Writes the medium: file system first (each file streamed once and
 /// hashed), then the partition table and first MiB. Returns the hashes and
 /// the manifest written.
-pub fn write_medium<D: BlockIo + ?Sized>(
+pub fn write_medium<D: BlockIo + Send + ?Sized>(
     dev: &mut D,
     medium: &Medium,
     plan: &Plan,
@@ -180,36 +180,69 @@ pub fn write_medium<D: BlockIo + ?Sized>(
 ) -> Result<(Hashes, Vec<u8>)> {
     let mut hashes: Hashes = HashMap::new();
     let mut manifest = Vec::new();
-    fat32::write_volume(
-        dev,
-        medium.disk.part_offset(),
-        &medium.layout,
-        |i, w: &mut dyn Write| {
-            let e = &plan.entries[i];
-            if matches!(e.source, Source::Manifest) {
-                manifest = plan.render_manifest(&hashes);
-                if manifest.len() as u64 != e.size {
-                    bail!(
-                        "the manifest came out {} bytes, not the planned {}",
-                        manifest.len(),
-                        e.size
-                    );
-                }
-                w.write_all(&manifest)
-                    .with_context(|| format!("writing /{}", e.path))?;
-                progress.inc(e.size);
-                return Ok(());
+    fat32::write_volume(dev, medium.disk.part_offset(), &medium.layout, |i, w| {
+        let e = &plan.entries[i];
+        if matches!(e.source, Source::Manifest) {
+            manifest = plan.render_manifest(&hashes);
+            if manifest.len() as u64 != e.size {
+                bail!(
+                    "the manifest came out {} bytes, not the planned {}",
+                    manifest.len(),
+                    e.size
+                );
             }
-            let h = copy_entry(e, w, progress)?;
-            hashes.insert(e.path.clone(), h);
-            Ok(())
-        },
-    )?;
+            w.write_all(&manifest)
+                .with_context(|| format!("writing /{}", e.path))?;
+            progress.inc(e.size);
+            return Ok(());
+        }
+        let h = copy_into(e, w, progress)
+            .with_context(|| format!("copying {} to /{}", e.origin, e.path))?;
+        hashes.insert(e.path.clone(), h);
+        Ok(())
+    })?;
     medium
         .disk
         .write(dev)
         .context("writing the partition table")?;
     Ok((hashes, manifest))
+}
+
+/// Streams an entry straight into the writer's buffer, hashing it; fails
+/// like [`crate::io::copy_exact`] when the source is not the planned size.
+fn copy_into(e: &Entry, w: &mut SeqWriter, progress: &Progress) -> Result<[u8; 32]> {
+    let mut r = open_source(e)?;
+    let mut h = Sha256::new();
+    let mut done: u64 = 0;
+    loop {
+        crate::io::cancel::check()?;
+        // One byte more than planned is enough to notice growth.
+        let want = (e.size + 1 - done).min(blockio::CHUNK as u64) as usize;
+        let got = w.read_from(&mut *r, want)?;
+        if got.is_empty() {
+            break;
+        }
+        h.update(got);
+        done += got.len() as u64;
+        progress.inc(got.len() as u64);
+        if done > e.size {
+            return Err(SourceChanged {
+                expected: e.size,
+                got: done,
+                how: "grew".into(),
+            }
+            .into());
+        }
+    }
+    if done != e.size {
+        return Err(SourceChanged {
+            expected: e.size,
+            got: done,
+            how: "shrank".into(),
+        }
+        .into());
+    }
+    Ok(h.finalize().into())
 }
 
 /// Reads every file of the plan back through the FAT32 reader and compares

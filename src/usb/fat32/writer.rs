@@ -11,7 +11,7 @@ use super::disk::{
     boot_sector, fsinfo, BACKUP_BOOT_SECTOR, FSINFO_SECTOR, RESERVED_SECTORS, SECTOR,
 };
 use super::layout::Layout;
-use crate::usb::blockio::{BlockIo, SeqWriter};
+use crate::usb::blockio::{with_seq_writer, BlockIo, SeqWriter};
 
 /// FAT entries generated per piece (1 MiB of FAT).
 const FAT_PIECE: usize = 1 << 18;
@@ -19,16 +19,29 @@ const FAT_PIECE: usize = 1 << 18;
 /// Writes the volume at byte `offset` of `dev`. `content(i, w)` must write
 /// exactly the bytes of file `i` of the layout's tree into `w`; it is called
 /// once per file, in cluster order (the tree's `last` file last).
-pub fn write_volume<D: BlockIo + ?Sized>(
+pub fn write_volume<D: BlockIo + Send + ?Sized>(
     dev: &mut D,
     offset: u64,
     layout: &Layout,
-    mut content: impl FnMut(usize, &mut dyn Write) -> Result<()>,
+    content: impl FnMut(usize, &mut SeqWriter) -> Result<()>,
 ) -> Result<()> {
     let g = &layout.geometry;
     write_fats(dev, offset, layout).context("writing the FATs")?;
+    with_seq_writer(dev, offset + g.data_offset(), |w| {
+        write_data(w, offset, layout, content)
+    })
+    .context("writing file data")?;
+    // Reserved sectors last.
+    write_reserved(dev, offset, layout)
+}
 
-    let mut w = SeqWriter::new(dev, offset + g.data_offset());
+fn write_data(
+    w: &mut SeqWriter,
+    offset: u64,
+    layout: &Layout,
+    mut content: impl FnMut(usize, &mut SeqWriter) -> Result<()>,
+) -> Result<()> {
+    let g = &layout.geometry;
     for d in 0..layout.tree.dirs.len() {
         crate::io::cancel::check()?;
         let ext = layout.dir_extents[d];
@@ -47,7 +60,7 @@ pub fn write_volume<D: BlockIo + ?Sized>(
             w.seek_to(offset + g.cluster_offset(ext.start))?;
         }
         let start = w.position();
-        content(i, &mut w)?;
+        content(i, w)?;
         let written = w.position() - start;
         if written != size {
             bail!(
@@ -60,9 +73,11 @@ pub fn write_volume<D: BlockIo + ?Sized>(
             w.zero_to(end)?;
         }
     }
-    w.finish().context("writing file data")?;
+    Ok(())
+}
 
-    // Reserved sectors last.
+fn write_reserved<D: BlockIo + ?Sized>(dev: &mut D, offset: u64, layout: &Layout) -> Result<()> {
+    let g = &layout.geometry;
     let mut reserved = vec![0u8; RESERVED_SECTORS as usize * SECTOR as usize];
     let boot = boot_sector(g, layout.serial, &layout.label);
     let info = fsinfo(layout.free_clusters(), layout.next_free());
