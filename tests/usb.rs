@@ -1181,3 +1181,139 @@ fn usb_images_boot_under_uefi_as_disk_and_as_usb_stick() {
         }
     }
 }
+
+#[test]
+fn the_prompt_shows_the_drive_and_needs_yes() {
+    fixtures();
+    if !tools(&[("losetup", "mount"), ("script", "bsdutils")]) {
+        return;
+    }
+    let tmp = scratch("usb-prompt");
+    let p = profile(tmp.path(), "bootable.json", |_| {});
+    let img = blank_image(tmp.path(), "d.img", 80 * MIB);
+    let Some(lo) = Loop::attach(&img, &[]) else {
+        return;
+    };
+    for (answer, ok) in [("no", false), ("yes", true)] {
+        // `script` gives tsmedia a terminal; the answer is typed into it.
+        let cmd = format!(
+            "{} create --profile {} --format usb-device --output {} --allow-non-removable",
+            env!("CARGO_BIN_EXE_tsmedia"),
+            p.display(),
+            lo.dev.display()
+        );
+        let mut child = Command::new("script")
+            .args(["-qec", &cmd, "/dev/null"])
+            .env("SOURCE_DATE_EPOCH", "1767225600")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        let mut stdin = child.stdin.take().unwrap();
+        writeln!(stdin, "{answer}").unwrap();
+        let o = child.wait_with_output().unwrap();
+        drop(stdin);
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(text.contains("ERASE EVERYTHING"), "{text}");
+        assert!(text.contains("loop device on"), "model shown: {text}");
+        assert!(text.contains("80.0 MiB"), "size shown: {text}");
+        assert_eq!(o.status.success(), ok, "answer {answer}: {text}");
+        if !ok {
+            assert!(text.contains("not confirmed"), "{text}");
+            assert!(std::fs::read(&img).unwrap().iter().all(|&b| b == 0));
+        }
+    }
+}
+
+#[test]
+fn ctrl_c_while_writing_a_drive_wipes_its_tables() {
+    fixtures();
+    if !have_tool("losetup", "mount") {
+        return;
+    }
+    let tmp = scratch("usb-sigint");
+    // A large (sparse) file makes the write take a while.
+    let big = tmp.path().join("big.bin");
+    std::fs::File::create(&big)
+        .unwrap()
+        .set_len(3 << 30)
+        .unwrap();
+    let p = profile(tmp.path(), "bootable.json", |v| {
+        v["extra_files"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({"source": big, "target": "/data"}));
+    });
+    let img = blank_image(tmp.path(), "d.img", (3 << 30) + 200 * MIB);
+    {
+        let mut f = std::fs::OpenOptions::new().write(true).open(&img).unwrap();
+        f.write_all(&vec![0xFF; MIB as usize]).unwrap();
+    }
+    let Some(lo) = Loop::attach(&img, &[]) else {
+        return;
+    };
+    let mut child = tsmedia()
+        .env("SOURCE_DATE_EPOCH", "1767225600")
+        .args([
+            "-q",
+            "create",
+            "--format",
+            "usb-device",
+            "--yes",
+            "--allow-non-removable",
+        ])
+        .arg("--profile")
+        .arg(&p)
+        .arg("--output")
+        .arg(&lo.dev)
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The first MiB turns to zeros when tsmedia starts writing the drive.
+    let started = std::time::Instant::now();
+    let mut head = vec![0u8; 4096];
+    loop {
+        std::fs::File::open(&img)
+            .unwrap()
+            .read_exact(&mut head)
+            .unwrap();
+        if head.iter().all(|&b| b == 0) {
+            break;
+        }
+        assert!(
+            started.elapsed().as_secs() < 60,
+            "tsmedia never started writing"
+        );
+        assert!(child.try_wait().unwrap().is_none(), "tsmedia ended early");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    run_tool_ok(Command::new("kill").args(["-INT", &child.id().to_string()]));
+    let o = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "stopped by Ctrl-C: {err}");
+    assert!(err.contains("interrupted"), "{err}");
+    drop(lo);
+    let mut f = std::fs::File::open(&img).unwrap();
+    let mut first = vec![0u8; 2 * MIB as usize];
+    f.read_exact(&mut first).unwrap();
+    assert!(first[..MIB as usize].iter().all(|&b| b == 0), "table wiped");
+    assert!(
+        first[MIB as usize..MIB as usize + 512]
+            .iter()
+            .all(|&b| b == 0),
+        "no boot sector written"
+    );
+    let len = f.metadata().unwrap().len();
+    f.seek(SeekFrom::Start(len - MIB)).unwrap();
+    let mut last = vec![0u8; MIB as usize];
+    f.read_exact(&mut last).unwrap();
+    assert!(last.iter().all(|&b| b == 0), "last MiB wiped");
+}
