@@ -10,8 +10,8 @@ packages=(
     grub-pc-bin grub-efi-amd64-bin grub-common nasm mtools dosfstools wimtools openssl
     # independent checkers used by the tests
     xorriso genisoimage p7zip-full fdisk gdisk
-    # USB tests: loop devices, partx, mount (and bc for bench/usb.sh)
-    mount util-linux bc
+    # USB tests: loop devices, partx, mount, mkfs.ext4, script (bc: bench/usb.sh)
+    mount util-linux e2fsprogs bsdutils bc
     # boot tests
     qemu-system-x86 ovmf
 )
