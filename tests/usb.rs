@@ -1322,3 +1322,83 @@ fn ctrl_c_while_writing_a_drive_wipes_its_tables() {
     f.read_exact(&mut last).unwrap();
     assert!(last.iter().all(|&b| b == 0), "last MiB wiped");
 }
+
+/// The whole disk holding `/`, when `/` is on a block device.
+fn root_disk() -> Option<PathBuf> {
+    let src = std::fs::read_to_string("/proc/self/mountinfo")
+        .ok()?
+        .lines()
+        .find(|l| l.split(' ').nth(4) == Some("/"))
+        .and_then(|l| l.split(" - ").nth(1))
+        .and_then(|r| r.split(' ').nth(1))
+        .map(str::to_string)?;
+    let name = Path::new(&src).file_name()?.to_string_lossy().into_owned();
+    let sys = std::fs::canonicalize(format!("/sys/class/block/{name}")).ok()?;
+    let disk = if sys.join("partition").exists() {
+        sys.parent()?.file_name()?.to_string_lossy().into_owned()
+    } else {
+        name
+    };
+    let dev = PathBuf::from(format!("/dev/{disk}"));
+    use std::os::unix::fs::FileTypeExt;
+    std::fs::metadata(&dev)
+        .ok()?
+        .file_type()
+        .is_block_device()
+        .then_some(dev)
+}
+
+#[test]
+fn the_disk_holding_the_root_file_system_is_refused() {
+    fixtures();
+    let Some(disk) = root_disk() else {
+        eprintln!("SKIPPED: / is not on a block device here");
+        return;
+    };
+    let tmp = scratch("usb-root");
+    let p = profile(tmp.path(), "bootable.json", |_| {});
+    // No --yes and no --allow-non-removable: even a broken root check would
+    // be stopped by the checks after it, before anything is opened.
+    expect_refusal(
+        &create_dev(&p, &device_args(&disk, &[])),
+        &["root file system", "choose the USB drive"],
+    );
+}
+
+#[test]
+fn a_drive_used_as_swap_is_refused() {
+    fixtures();
+    if !tools(&[("losetup", "mount"), ("mkswap", "util-linux")]) {
+        return;
+    }
+    let tmp = scratch("usb-swap");
+    let p = profile(tmp.path(), "bootable.json", |_| {});
+    let img = blank_image(tmp.path(), "swap.img", 80 * MIB);
+    let Some(lo) = Loop::attach(&img, &[]) else {
+        return;
+    };
+    run_tool_ok(Command::new("mkswap").arg(&lo.dev));
+    let on = run(Command::new("swapon").arg(&lo.dev));
+    if !on.status.success() {
+        // Some kernels are built without swap.
+        eprintln!(
+            "SKIPPED: swapon failed: {}",
+            String::from_utf8_lossy(&on.stderr)
+        );
+        return;
+    }
+    struct SwapOff(PathBuf);
+    impl Drop for SwapOff {
+        fn drop(&mut self) {
+            let _ = Command::new("swapoff").arg(&self.0).status();
+        }
+    }
+    let _off = SwapOff(lo.dev.clone());
+    expect_refusal(
+        &create_dev(
+            &p,
+            &device_args(&lo.dev, &["--yes", "--allow-non-removable"]),
+        ),
+        &["in use as swap", "swapoff"],
+    );
+}
