@@ -10,7 +10,6 @@ pub mod device;
 pub mod fat32;
 pub mod partition;
 
-use std::collections::HashMap;
 use std::io::Write;
 
 use anyhow::{bail, Context, Result};
@@ -178,11 +177,16 @@ pub fn write_medium<D: BlockIo + Send + ?Sized>(
     plan: &Plan,
     progress: &Progress,
 ) -> Result<(Hashes, Vec<u8>)> {
-    let mut hashes: Hashes = HashMap::new();
     let mut manifest = Vec::new();
-    fat32::write_volume(dev, medium.disk.part_offset(), &medium.layout, |i, w| {
+    let by_path = |d: &blockio::Digests| -> Hashes {
+        d.iter()
+            .map(|(i, h)| (plan.entries[*i].path.clone(), *h))
+            .collect()
+    };
+    let digests = fat32::write_volume(dev, medium.disk.part_offset(), &medium.layout, |i, w| {
         let e = &plan.entries[i];
         if matches!(e.source, Source::Manifest) {
+            let hashes = by_path(&w.all_digests()?);
             manifest = plan.render_manifest(&hashes);
             if manifest.len() as u64 != e.size {
                 bail!(
@@ -196,35 +200,35 @@ pub fn write_medium<D: BlockIo + Send + ?Sized>(
             progress.inc(e.size);
             return Ok(());
         }
-        let h = copy_into(e, w, progress)
+        w.begin_file(i);
+        copy_into(e, w, progress)
             .with_context(|| format!("copying {} to /{}", e.origin, e.path))?;
-        hashes.insert(e.path.clone(), h);
+        w.end_file();
         Ok(())
     })?;
     medium
         .disk
         .write(dev)
         .context("writing the partition table")?;
-    Ok((hashes, manifest))
+    Ok((by_path(&digests), manifest))
 }
 
-/// Streams an entry straight into the writer's buffer, hashing it; fails
-/// like [`crate::io::copy_exact`] when the source is not the planned size.
-fn copy_into(e: &Entry, w: &mut SeqWriter, progress: &Progress) -> Result<[u8; 32]> {
+/// Streams an entry straight into the writer's buffer (the writer hashes
+/// it); fails like [`crate::io::copy_exact`] when the source is not the
+/// planned size.
+fn copy_into(e: &Entry, w: &mut SeqWriter, progress: &Progress) -> Result<()> {
     let mut r = open_source(e)?;
-    let mut h = Sha256::new();
     let mut done: u64 = 0;
     loop {
         crate::io::cancel::check()?;
         // One byte more than planned is enough to notice growth.
         let want = (e.size + 1 - done).min(blockio::CHUNK as u64) as usize;
-        let got = w.read_from(&mut *r, want)?;
-        if got.is_empty() {
+        let n = w.read_from(&mut *r, want)?;
+        if n == 0 {
             break;
         }
-        h.update(got);
-        done += got.len() as u64;
-        progress.inc(got.len() as u64);
+        done += n as u64;
+        progress.inc(n as u64);
         if done > e.size {
             return Err(SourceChanged {
                 expected: e.size,
@@ -242,7 +246,7 @@ fn copy_into(e: &Entry, w: &mut SeqWriter, progress: &Progress) -> Result<[u8; 3
         }
         .into());
     }
-    Ok(h.finalize().into())
+    Ok(())
 }
 
 /// Reads every file of the plan back through the FAT32 reader and compares

@@ -51,12 +51,24 @@ mod tests {
             Layout::new(tree, g, 0xDEAD_BEEF, fat_label("Test"), FatTime::default()).unwrap();
         let mut disk: Vec<u8> = Vec::new();
         let mut order = Vec::new();
-        write_volume(&mut disk, 4096, &layout, |i, w| {
+        let digests = write_volume(&mut disk, 4096, &layout, |i, w| {
             order.push(i);
+            // Even files are hashed on the way.
+            if i % 2 == 0 {
+                w.begin_file(i);
+            }
             w.write_all(&content(i, layout.tree.files[i].size))?;
+            w.end_file();
             Ok(())
         })
         .unwrap();
+        assert_eq!(digests.len(), layout.tree.files.len().div_ceil(2));
+        for (i, d) in &digests {
+            use sha2::Digest;
+            let want: [u8; 32] =
+                sha2::Sha256::digest(content(*i, layout.tree.files[*i].size)).into();
+            assert_eq!(*d, want, "digest of file {i}");
+        }
         assert_eq!(*order.last().unwrap(), 4, "the last file is written last");
         let vol = Volume::open(&disk, 4096).unwrap();
         assert_eq!(vol.serial, 0xDEAD_BEEF);

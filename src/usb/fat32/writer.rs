@@ -11,28 +11,31 @@ use super::disk::{
     boot_sector, fsinfo, BACKUP_BOOT_SECTOR, FSINFO_SECTOR, RESERVED_SECTORS, SECTOR,
 };
 use super::layout::Layout;
-use crate::usb::blockio::{with_seq_writer, BlockIo, SeqWriter};
+use crate::usb::blockio::{with_seq_writer, BlockIo, Digests, SeqWriter};
 
 /// FAT entries generated per piece (1 MiB of FAT).
 const FAT_PIECE: usize = 1 << 18;
 
 /// Writes the volume at byte `offset` of `dev`. `content(i, w)` must write
 /// exactly the bytes of file `i` of the layout's tree into `w`; it is called
-/// once per file, in cluster order (the tree's `last` file last).
+/// once per file, in cluster order (the tree's `last` file last). Returns
+/// the SHA-256 of the files `content` wrapped in `w.begin_file(i)` and
+/// `w.end_file()`.
 pub fn write_volume<D: BlockIo + Send + ?Sized>(
     dev: &mut D,
     offset: u64,
     layout: &Layout,
     content: impl FnMut(usize, &mut SeqWriter) -> Result<()>,
-) -> Result<()> {
+) -> Result<Digests> {
     let g = &layout.geometry;
     write_fats(dev, offset, layout).context("writing the FATs")?;
-    with_seq_writer(dev, offset + g.data_offset(), |w| {
+    let ((), digests) = with_seq_writer(dev, offset + g.data_offset(), |w| {
         write_data(w, offset, layout, content)
     })
     .context("writing file data")?;
     // Reserved sectors last.
-    write_reserved(dev, offset, layout)
+    write_reserved(dev, offset, layout)?;
+    Ok(digests)
 }
 
 fn write_data(
