@@ -14,6 +14,8 @@ packages=(
     time
     # an independent implementation of the encryption format (docs/check_vectors.py)
     python3 python3-cryptography python3-argon2
+    # USB tests: loop devices, partx, mount, mkfs.ext4, script (bc: bench/usb.sh)
+    mount util-linux e2fsprogs bsdutils bc
     # boot tests
     qemu-system-x86 ovmf
 )

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::profile::{MediaType, OutputFormat};
+use crate::usb::partition::TableKind;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -134,6 +135,23 @@ pub struct CreateArgs {
     /// Split the WIM into .swm parts of at most SIZE (e.g. 4000M, 2G; wim format).
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub split: Option<u64>,
+    /// Partition table of USB media (usb-image, usb-device).
+    #[arg(long, value_enum, default_value = "mbr", value_name = "TABLE")]
+    pub partition_table: TableKind,
+    /// Size of a USB image, like 8G or 700M (K/M/G/T are powers of 1024).
+    /// Default: the content plus 10% (at least 16 MiB) free, at least 64 MiB.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub size: Option<u64>,
+    /// Write a USB drive that does not report itself as removable (USB hard
+    /// disks, some card readers).
+    #[arg(long)]
+    pub allow_non_removable: bool,
+    /// Erase the USB drive without asking.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Do not read a written USB drive back to compare every file.
+    #[arg(long)]
+    pub no_verify: bool,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -153,26 +171,35 @@ impl From<CompressionArg> for crate::wim::CaptureCompression {
     }
 }
 
-/// Parses a byte size: a number with an optional K, M, G or T suffix
-/// (powers of 1024; `KB`/`KiB` spellings accepted).
+/// Parses a size: a number of bytes, or a number with K, M, G or T (powers
+/// of 1024; `KiB`, `MB`... are read the same way), e.g. `8G`, `700M`, `1.5G`.
 pub fn parse_size(s: &str) -> Result<u64, String> {
     let t = s.trim();
-    let digits: String = t.chars().take_while(|c| c.is_ascii_digit()).collect();
-    let unit = t[digits.len()..].trim().to_ascii_uppercase();
-    let n: u64 = digits
-        .parse()
-        .map_err(|_| format!("`{s}` is not a size (write e.g. 700M, 4G or 1048576)"))?;
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let unit = unit.trim().to_ascii_uppercase();
     let mult: u64 = match unit.trim_end_matches("IB").trim_end_matches('B') {
         "" => 1,
         "K" => 1 << 10,
         "M" => 1 << 20,
         "G" => 1 << 30,
         "T" => 1 << 40,
-        _ => return Err(format!("`{s}` has an unknown unit (use K, M, G or T)")),
+        _ => {
+            return Err(format!(
+                "`{s}` is not a size: use a number with K, M, G or T, like 8G or 700M"
+            ))
+        }
     };
-    n.checked_mul(mult)
-        .filter(|v| *v > 0)
-        .ok_or_else(|| format!("`{s}` is not a usable size"))
+    let v: f64 = num.parse().map_err(|_| {
+        format!("`{s}` is not a size: use a number with K, M, G or T, like 8G or 700M")
+    })?;
+    let bytes = v * mult as f64;
+    if !(bytes.is_finite() && (1.0..1.8e19).contains(&bytes)) {
+        return Err(format!("`{s}` is out of range"));
+    }
+    Ok(bytes as u64)
 }
 
 #[derive(Debug, Args)]
@@ -263,10 +290,12 @@ mod tests {
         assert_eq!(parse_size("700M"), Ok(700 << 20));
         assert_eq!(parse_size("4g"), Ok(4 << 30));
         assert_eq!(parse_size("2GiB"), Ok(2 << 30));
+        assert_eq!(parse_size("1.5G"), Ok(3 << 29));
         assert_eq!(parse_size("1024"), Ok(1024));
         assert!(parse_size("0").is_err());
         assert!(parse_size("12Q").is_err());
         assert!(parse_size("big").is_err());
+        assert!(parse_size("").is_err());
     }
 
     #[test]

@@ -124,19 +124,26 @@ fn write_medium(
     Ok(match format {
         OutputFormat::Folder => write::folder::write(plan, output, opts)?,
         OutputFormat::Iso => crate::iso::write(plan, output, opts)?,
+        OutputFormat::UsbImage | OutputFormat::UsbDevice => {
+            let usb_opts = write::usb::UsbOptions {
+                table: a.partition_table,
+                size: a.size,
+                allow_non_removable: a.allow_non_removable,
+                yes: a.yes,
+                verify: !a.no_verify,
+            };
+            if format == OutputFormat::UsbImage {
+                write::usb::write_image(plan, output, opts, &usb_opts)?
+            } else {
+                write::usb::write_device(plan, output, opts, &usb_opts)?
+            }
+        }
         OutputFormat::Wim => {
             let wopts = write::wim::WimOptions {
                 compression: a.compression.into(),
                 split: a.split,
             };
             write::wim::write(plan, output, opts, &wopts)?
-        }
-        other => {
-            return Err(UsageError::new(
-                format!("the {other} format is not available in this build"),
-                "use --format folder",
-            )
-            .into())
         }
     })
 }

@@ -2,6 +2,7 @@
 
 pub mod folder;
 pub mod output;
+pub mod usb;
 pub mod wim;
 
 use std::collections::HashMap;
