@@ -53,7 +53,17 @@ pub fn run(g: &Global, a: CreateArgs) -> Result<i32> {
     };
     let plan = crate::plan::build(&vp)?;
     let plan = match &password {
-        Some(pw) => crate::plan::encrypt::apply(plan, pw, KdfParams::DEFAULT)?,
+        Some(pw) => {
+            // FAT32 splits large WIMs into .swm parts, which must happen to
+            // the plaintext (and renames them in Policy.xml before it is
+            // encrypted); the limits are checked again on the ciphertext.
+            let plan = if matches!(format, OutputFormat::UsbImage | OutputFormat::UsbDevice) {
+                crate::plan::limits::apply(plan, format)?
+            } else {
+                plan
+            };
+            crate::plan::encrypt::apply(plan, pw, KdfParams::DEFAULT)?
+        }
         None => plan,
     };
     drop(password);
