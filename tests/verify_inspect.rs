@@ -253,6 +253,7 @@ fn encrypted_media_round_trip_and_refuse_tampering() {
         ("dec-folder", &folder),
         ("dec-wim", &wim),
         ("dec-iso", &iso),
+        ("dec-usb", &usb),
     ] {
         let out = tmp.path().join(name);
         run_ok(
@@ -573,4 +574,60 @@ fn iso_media_verify_with_our_reader_and_report_damage() {
         "SMS/data/tsmedia-manifest.json",
     );
     case("catalog", catalog * 2048 + 4, "boot catalog");
+}
+
+#[test]
+fn usb_media_verify_with_our_reader_and_report_damage() {
+    fixtures();
+    let tmp = scratch("verify-usb");
+    let img = tmp.path().join("m.img");
+    build("examples/standalone.json", "usb-image", &img, &[]);
+    let o = verify(&[&img], &[]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    let gpt = tmp.path().join("g.img");
+    build(
+        "examples/bootable.json",
+        "usb-image",
+        &gpt,
+        &["--partition-table", "gpt"],
+    );
+    assert_eq!(verify(&[&gpt], &[]).status.code(), Some(0));
+
+    let bytes = std::fs::read(&img).unwrap();
+    let find = |needle: &[u8]| {
+        bytes
+            .windows(needle.len())
+            .position(|w| w == needle)
+            .expect("found") as u64
+    };
+    let part = 1 << 20; // the partition starts at 1 MiB
+    let fat1 = part + 32 * 512; // after 32 reserved sectors
+    let bootmgr_entry = find(b"BOOTMGR    ");
+    let payload = find(
+        &std::fs::read(fixtures().join("packages/pkg-tools/Data/payload.bin")).unwrap()[..4096],
+    );
+    let manifest = find(b"\"format\": \"tsmedia-manifest/1\"");
+
+    let case = |name: &str, at: u64, want: &str| {
+        let c = tmp.path().join(format!("{name}.img"));
+        std::fs::copy(&img, &c).unwrap();
+        flip(&c, at);
+        let o = verify(&[&c], &[]);
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert_eq!(o.status.code(), Some(3), "{name}: {out}");
+        assert!(
+            out.lines().any(|l| l.starts_with(want)),
+            "{name}: a line starting `{want}` in: {out}"
+        );
+    };
+    case("pkg", payload + 100, "SMS/PKG/TSM00003/Data/payload.bin");
+    case("fat", fat1 + 4 * 5, "FAT 2");
+    case("dirent", bootmgr_entry + 28 + 1, "bootmgr");
+    case("manifest", manifest + 3, "SMS/data/tsmedia-manifest.json");
+    case("mbr", 446, "MBR partition 1");
 }

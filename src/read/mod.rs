@@ -7,6 +7,7 @@
 //! panic on them, cap every count and length they read from them, and stream
 //! file contents instead of loading them.
 
+pub mod disk;
 pub mod extent;
 pub mod folder;
 pub mod iso;

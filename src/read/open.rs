@@ -87,14 +87,7 @@ pub fn open(paths: &[PathBuf]) -> Result<Box<dyn Medium>> {
                 ))
             }
         }
-        Kind::Disk => Err(UsageError::new(
-            format!(
-                "{}: reading this kind of medium is not available in this build",
-                first.display()
-            ),
-            "verify the folder or WIM instead",
-        )
-        .into()),
+        Kind::Disk => Ok(Box::new(super::disk::DiskMedium::open(first)?)),
     }
 }
 

@@ -30,10 +30,13 @@ pub struct Volume<'a, D: BlockIo + ?Sized> {
     dev: &'a D,
     offset: u64,
     cluster_bytes: u64,
-    fat_offset: u64,
-    data_offset: u64,
-    clusters: u32,
-    root: u32,
+    pub(crate) fat_offset: u64,
+    /// Bytes of one FAT, and how many FATs there are.
+    pub(crate) fat_bytes: u64,
+    pub(crate) fats: u64,
+    pub(crate) data_offset: u64,
+    pub(crate) clusters: u32,
+    pub(crate) root: u32,
     pub serial: u32,
     pub label: [u8; 11],
     /// (first entry index, entries) of the FAT piece last read.
@@ -80,6 +83,8 @@ impl<'a, D: BlockIo + ?Sized> Volume<'a, D> {
             offset,
             cluster_bytes: spc * bps,
             fat_offset: offset + reserved * bps,
+            fat_bytes: fat_sectors * bps,
+            fats,
             data_offset: offset + data_sector * bps,
             clusters,
             root: le32(&b, 44),
@@ -117,6 +122,8 @@ impl<'a, D: BlockIo + ?Sized> Volume<'a, D> {
     }
 
     /// The chain starting at `first`, as runs of (first cluster, count).
+    /// The runs (first cluster, count) of a chain; errors on invalid
+    /// clusters and loops.
     pub fn chain(&self, first: u32) -> Result<Vec<(u32, u32)>> {
         let mut runs: Vec<(u32, u32)> = Vec::new();
         let mut c = first;
@@ -141,7 +148,7 @@ impl<'a, D: BlockIo + ?Sized> Volume<'a, D> {
         }
     }
 
-    fn cluster_pos(&self, c: u32) -> u64 {
+    pub(crate) fn cluster_pos(&self, c: u32) -> u64 {
         self.data_offset + (c as u64 - 2) * self.cluster_bytes
     }
 
