@@ -216,6 +216,13 @@ fn encrypted_media_round_trip_and_refuse_tampering() {
         &iso,
         &["--password-file", pws],
     );
+    let usb = tmp.path().join("enc.img");
+    build(
+        "examples/standalone.json",
+        "usb-image",
+        &usb,
+        &["--password-file", pws],
+    );
 
     // No plaintext of a package file anywhere on the media.
     let secret = std::fs::read(fx.join("packages/pkg-tools/install.cmd")).unwrap();
