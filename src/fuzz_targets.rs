@@ -49,3 +49,44 @@ pub fn manifest(data: &[u8]) {
         let _ = m.checksum_ok();
     }
 }
+
+/// Reads everything a medium offers, with a cap on the bytes read.
+fn exercise(m: &dyn crate::read::Medium) {
+    use std::io::Read;
+    let _ = m.describe();
+    let _ = m.check();
+    let _ = m.boot_entries();
+    let _ = m.label();
+    let mut budget: u64 = 64 << 20;
+    let mut buf = vec![0u8; 64 * 1024];
+    for f in m.files().into_iter().take(10_000) {
+        if let Ok(mut r) = m.open(&f.path) {
+            while budget > 0 {
+                match r.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => budget = budget.saturating_sub(n as u64),
+                }
+            }
+        }
+    }
+}
+
+/// An ISO image.
+pub fn iso(data: &[u8]) {
+    if let Ok(m) = crate::read::iso::IsoImage::from_bytes("fuzz.iso", data.to_vec()) {
+        exercise(&m);
+    }
+}
+
+/// A USB disk image (partition table and FAT32), read from a temporary file.
+pub fn disk(data: &[u8]) {
+    let Ok(mut f) = tempfile::NamedTempFile::new() else {
+        return;
+    };
+    if std::io::Write::write_all(&mut f, data).is_err() {
+        return;
+    }
+    if let Ok(m) = crate::read::disk::DiskMedium::open(f.path()) {
+        exercise(&m);
+    }
+}

@@ -10,11 +10,13 @@ use tsmedia::fuzz_targets;
 
 type Target = fn(&[u8]);
 
-const TARGETS: [(&str, Target); 4] = [
+const TARGETS: [(&str, Target); 6] = [
     ("profile", fuzz_targets::profile),
     ("decrypt", fuzz_targets::decrypt),
     ("key_header", fuzz_targets::key_header),
     ("manifest", fuzz_targets::manifest),
+    ("iso", fuzz_targets::iso),
+    ("disk", fuzz_targets::disk),
 ];
 
 fn root() -> PathBuf {
@@ -142,11 +144,106 @@ fn seeded_mutations_never_panic() {
         if seeds.is_empty() {
             continue;
         }
+        if name == "iso" || name == "disk" {
+            continue; // whole images: see the tests below
+        }
         let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ name.len() as u64);
         for _ in 0..rounds {
             let s = &seeds[rng.below(seeds.len())];
             let m = mutate(&mut rng, s);
             f(&m);
+        }
+    }
+}
+
+/// Builds a small medium with the tsmedia binary (the fixtures must exist).
+fn build_medium(format: &str, out: &Path) {
+    let fx = root().join("fixtures/make-fixtures.sh");
+    let ok = std::process::Command::new("bash")
+        .arg(&fx)
+        .output()
+        .unwrap()
+        .status
+        .success();
+    assert!(ok, "fixtures");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_tsmedia"))
+        .current_dir(root())
+        .args([
+            "-q",
+            "create",
+            "--profile",
+            "examples/capture.json",
+            "--format",
+            format,
+            "--output",
+        ])
+        .arg(out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+/// Seeded damage to the metadata areas of real images never panics the readers.
+#[test]
+fn damaged_images_never_panic_the_readers() {
+    let rounds: usize = std::env::var("TSMEDIA_FUZZ_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3000)
+        / 10;
+    let dir = tempfile::tempdir().unwrap();
+    // ISO: damage anywhere in the first 64 sectors and the directory area.
+    let iso = dir.path().join("m.iso");
+    build_medium("iso", &iso);
+    let seed = std::fs::read(&iso).unwrap();
+    let mut rng = Rng(0x1234_5678_9ABC_DEF1);
+    for _ in 0..rounds {
+        let mut v = seed.clone();
+        for _ in 0..=rng.below(8) {
+            let at = rng.below((v.len()).min(600 * 2048));
+            v[at] ^= 1 << rng.below(8);
+        }
+        if rng.below(10) == 0 {
+            let n = rng.below(v.len());
+            v.truncate(n);
+        }
+        fuzz_targets::iso(&v);
+    }
+    // USB: damage the partition table, boot sectors, FATs and directories
+    // of a copy, in place (the image is large and sparse).
+    let img = dir.path().join("m.img");
+    build_medium("usb-image", &img);
+    let work = dir.path().join("w.img");
+    std::fs::copy(&img, &work).unwrap();
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&work)
+        .unwrap();
+    use std::os::unix::fs::FileExt;
+    for _ in 0..rounds {
+        let mut saved = Vec::new();
+        for _ in 0..=rng.below(6) {
+            let at = match rng.below(3) {
+                0 => rng.below(4096) as u64,
+                1 => (1 << 20) + rng.below(64 * 1024) as u64,
+                _ => (1 << 20) + rng.below(3 << 20) as u64,
+            };
+            let mut b = [0u8; 1];
+            f.read_exact_at(&mut b, at).unwrap();
+            saved.push((at, b[0]));
+            f.write_all_at(&[b[0] ^ (1 << rng.below(8))], at).unwrap();
+        }
+        if let Ok(m) = tsmedia::read::disk::DiskMedium::open(&work) {
+            let _ = tsmedia::read::Medium::check(&m);
+            for file in tsmedia::read::Medium::files(&m).into_iter().take(50) {
+                if let Ok(mut r) = tsmedia::read::Medium::open(&m, &file.path) {
+                    let _ = std::io::copy(&mut r.by_ref().take(1 << 20), &mut std::io::sink());
+                }
+            }
+        }
+        for (at, b) in saved.into_iter().rev() {
+            f.write_all_at(&[b], at).unwrap();
         }
     }
 }

@@ -40,7 +40,8 @@ fn interrupt_during_build(signal: i32, format: &str) {
     std::fs::create_dir(&extra).unwrap();
     // A large sparse file keeps the build busy for several seconds.
     let big = std::fs::File::create(extra.join("big.bin")).unwrap();
-    big.set_len(6 << 30).unwrap();
+    // Under FAT32's 4 GiB limit, so every format takes it.
+    big.set_len((3 << 30) + (1 << 29)).unwrap();
     let prof = profile_with_extra(tmp.path(), &extra);
     let out_dir = tmp.path().join("out");
     std::fs::create_dir(&out_dir).unwrap();
@@ -98,6 +99,13 @@ fn interrupt_during_build(signal: i32, format: &str) {
 fn sigint_and_sigterm_stop_a_folder_build_and_remove_it() {
     interrupt_during_build(libc::SIGINT, "folder");
     interrupt_during_build(libc::SIGTERM, "folder");
+}
+
+#[test]
+fn sigint_and_sigterm_stop_iso_usb_and_wim_builds_and_remove_them() {
+    interrupt_during_build(libc::SIGINT, "iso");
+    interrupt_during_build(libc::SIGTERM, "usb-image");
+    interrupt_during_build(libc::SIGINT, "wim");
 }
 
 /// Mounts a small tmpfs; returns None (or fails under CI) when that is not possible.
