@@ -123,12 +123,9 @@ pub struct CreateArgs {
     /// Print a machine-readable summary on stdout.
     #[arg(long)]
     pub json: bool,
-    /// Read the media password from the first line of FILE (implies password protection).
-    #[arg(long, value_name = "FILE", conflicts_with = "password_env")]
-    pub password_file: Option<PathBuf>,
-    /// Read the media password from the environment variable VAR (implies password protection).
-    #[arg(long, value_name = "VAR")]
-    pub password_env: Option<String>,
+    /// A password (from a file or a variable) protects the medium.
+    #[command(flatten)]
+    pub password: PasswordArgs,
     /// WIM compression (wim format).
     #[arg(long, value_enum, default_value = "xpress")]
     pub compression: CompressionArg,

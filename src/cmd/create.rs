@@ -7,7 +7,7 @@ use anyhow::Result;
 use super::Global;
 use crate::cli::CreateArgs;
 use crate::crypto::kdf::KdfParams;
-use crate::crypto::password::{self, PasswordSource};
+use crate::crypto::password;
 use crate::error::UsageError;
 use crate::profile::{self, OutputFormat};
 use crate::write::{self, WriteOptions};
@@ -33,10 +33,7 @@ pub fn run(g: &Global, a: CreateArgs) -> Result<i32> {
             .into())
         }
     };
-    let pw_src = PasswordSource {
-        file: a.password_file.clone(),
-        env: a.password_env.clone(),
-    };
+    let pw_src = a.password.source();
     let mut loaded = loaded;
     if pw_src.is_given() {
         loaded.profile.media.password_protected = true;

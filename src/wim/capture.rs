@@ -14,7 +14,7 @@ use std::ptr::{self, NonNull};
 
 use wimlib_sys as ffi;
 
-use super::{error, path_cstring, str_cstring, OwnedRaw, Wim, WimError};
+use super::{path_cstring, str_cstring, OwnedRaw, Wim, WimError};
 
 /// Compression of a captured WIM.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,18 +115,6 @@ pub fn capture(source: &Path, dest: &Path, opts: CaptureOptions<'_>) -> Result<(
     }
     set_props(out.0, 1, &opts, dest)?;
 
-    // SAFETY: wimlib_wim_info is plain data; all-zero is valid.
-    let mut info: ffi::wimlib_wim_info = unsafe { std::mem::zeroed() };
-    info.guid = opts.guid;
-    info.boot_index = 0;
-    // SAFETY: live WIMStruct; only the GUID is read.
-    let code = unsafe {
-        ffi::wimlib_set_wim_info(out.0.as_ptr(), &info, ffi::WIMLIB_CHANGE_GUID as c_int)
-    };
-    if code != 0 {
-        return Err(WimError::lib(op, dest, code));
-    }
-
     let progress = opts.progress;
     let mut ctx_holder;
     let ctx_ptr: *mut c_void = match progress {
@@ -147,27 +135,12 @@ pub fn capture(source: &Path, dest: &Path, opts: CaptureOptions<'_>) -> Result<(
             )
         };
     }
-    let write_flags = ffi::WIMLIB_WRITE_FLAG_RETAIN_GUID as c_int;
-    // SAFETY: live WIMStruct, valid C string, 0 threads = one per CPU.
-    let code = unsafe {
-        ffi::wimlib_write(
-            out.0.as_ptr(),
-            c_dest.as_ptr(),
-            ffi::WIMLIB_ALL_IMAGES,
-            write_flags,
-            0,
-        )
-    };
+    let written = out.write_keeping_guid(opts.guid, dest, &c_dest, "write the captured image to");
     // SAFETY: unregister before ctx_holder goes out of scope.
     unsafe { ffi::wimlib_register_progress_function(out.0.as_ptr(), None, ptr::null_mut()) };
-    if code != 0 {
+    if let Err(e) = written {
         let _ = std::fs::remove_file(dest);
-        return Err(WimError::Lib {
-            op: "write the captured image to",
-            path: dest.to_path_buf(),
-            code,
-            message: error::error_string(code),
-        });
+        return Err(e);
     }
     drop(out);
 

@@ -271,6 +271,52 @@ impl Drop for Wim {
 /// A WIMStruct created by this module for writing; freed on drop.
 struct OwnedRaw(NonNull<ffi::WIMStruct>);
 
+impl OwnedRaw {
+    /// Sets the WIM's GUID and writes it to `dest` keeping that GUID
+    /// (without `WIMLIB_WRITE_FLAG_RETAIN_GUID`, `wimlib_write` makes a
+    /// random one), with wimlib's default number of threads.
+    fn write_keeping_guid(
+        &self,
+        guid: [u8; 16],
+        dest: &Path,
+        c_dest: &CStr,
+        op: &'static str,
+    ) -> Result<(), WimError> {
+        // SAFETY: wimlib_wim_info is plain data; all-zero is valid.
+        let mut info: ffi::wimlib_wim_info = unsafe { std::mem::zeroed() };
+        info.guid = guid;
+        // SAFETY: live WIMStruct; info is valid for the call; only the GUID
+        // is read (WIMLIB_CHANGE_GUID).
+        let code = unsafe {
+            ffi::wimlib_set_wim_info(self.0.as_ptr(), &info, ffi::WIMLIB_CHANGE_GUID as c_int)
+        };
+        if code != 0 {
+            return Err(WimError::lib(op, dest, code));
+        }
+        let write_flags = ffi::WIMLIB_WRITE_FLAG_RETAIN_GUID as c_int;
+        // SAFETY: live WIMStruct; c_dest is a valid C string; 0 threads lets
+        // wimlib choose.
+        let code = unsafe {
+            ffi::wimlib_write(
+                self.0.as_ptr(),
+                c_dest.as_ptr(),
+                ffi::WIMLIB_ALL_IMAGES,
+                write_flags,
+                0,
+            )
+        };
+        if code != 0 {
+            return Err(WimError::Lib {
+                op,
+                path: dest.to_path_buf(),
+                code,
+                message: error::error_string(code),
+            });
+        }
+        Ok(())
+    }
+}
+
 impl Drop for OwnedRaw {
     fn drop(&mut self) {
         // SAFETY: created by wimlib_create_new_wim and freed only here.
@@ -679,39 +725,7 @@ impl Wim {
             return Err(WimError::lib(op, &self.path, code));
         }
 
-        // SAFETY: wimlib_wim_info is plain data; all-zero is valid.
-        let mut info: ffi::wimlib_wim_info = unsafe { std::mem::zeroed() };
-        info.guid = guid;
-        // SAFETY: live WIMStruct; info is valid for the call; only the GUID
-        // is read (WIMLIB_CHANGE_GUID).
-        let code = unsafe {
-            ffi::wimlib_set_wim_info(out.0.as_ptr(), &info, ffi::WIMLIB_CHANGE_GUID as c_int)
-        };
-        if code != 0 {
-            return Err(WimError::lib(op, &self.path, code));
-        }
-
-        // RETAIN_GUID: without it wimlib_write generates a random GUID.
-        let write_flags = ffi::WIMLIB_WRITE_FLAG_RETAIN_GUID as c_int;
-        // SAFETY: live WIMStruct; c_dest is a valid C string; 0 threads lets
-        // wimlib choose.
-        let code = unsafe {
-            ffi::wimlib_write(
-                out.0.as_ptr(),
-                c_dest.as_ptr(),
-                ffi::WIMLIB_ALL_IMAGES,
-                write_flags,
-                0,
-            )
-        };
-        if code != 0 {
-            return Err(WimError::Lib {
-                op: "write the exported image to",
-                path: dest.to_path_buf(),
-                code,
-                message: error::error_string(code),
-            });
-        }
+        out.write_keeping_guid(guid, dest, &c_dest, "write the exported image to")?;
         drop(out);
         Ok(())
     }
