@@ -207,22 +207,7 @@ pub fn fat32_limits(mut plan: Plan, max_file: u64, part_size: u64) -> Result<Pla
     }
     plan.entries = entries;
     // Settings that name a split WIM name its first part instead.
-    if !renamed.is_empty() {
-        for e in &mut plan.entries {
-            if let Source::Bytes(b) = &e.source {
-                let mut text = String::from_utf8_lossy(b).into_owned();
-                let before = text.clone();
-                for (from, to) in &renamed {
-                    text = text.replace(&format!("\"/{from}\""), &format!("\"/{to}\""));
-                }
-                if text != before {
-                    e.size = text.len() as u64;
-                    e.source = Source::Bytes(text.into_bytes().into());
-                }
-            }
-        }
-        plan.size_manifest();
-    }
+    plan.rename_in_settings(&renamed);
     if problems.is_empty() {
         if let Err(errs) = crate::usb::tree(&plan) {
             for err in errs {

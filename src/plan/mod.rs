@@ -641,6 +641,29 @@ pub fn parents(path: &str) -> impl Iterator<Item = String> + '_ {
 }
 
 impl Plan {
+    /// After a WIM is split into `.swm` parts, the generated settings that
+    /// name it (`Policy.xml`) name its first part instead. Each pair is
+    /// (old medium path, new medium path).
+    pub fn rename_in_settings(&mut self, renamed: &[(String, String)]) {
+        if renamed.is_empty() {
+            return;
+        }
+        for e in &mut self.entries {
+            if let Source::Bytes(b) = &e.source {
+                let mut text = String::from_utf8_lossy(b).into_owned();
+                let before = text.clone();
+                for (from, to) in renamed {
+                    text = text.replace(&format!("\"/{from}\""), &format!("\"/{to}\""));
+                }
+                if text != before {
+                    e.size = text.len() as u64;
+                    e.source = Source::Bytes(text.into_bytes().into());
+                }
+            }
+        }
+        self.size_manifest();
+    }
+
     /// Sets the manifest entry's size: rendering with placeholder hashes
     /// gives the exact size, as every hash has the same length.
     pub fn size_manifest(&mut self) {

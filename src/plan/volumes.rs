@@ -109,6 +109,7 @@ pub fn assign(mut plan: Plan, capacity: u64) -> Result<Plan> {
 
     let mut new_entries: Vec<Entry> = Vec::new();
     let mut removed: Vec<usize> = Vec::new();
+    let mut renamed: Vec<(String, String)> = Vec::new();
     for unit in units {
         let idx: Vec<usize> = (0..plan.entries.len())
             .filter(|&i| plan.entries[i].group == unit)
@@ -161,6 +162,7 @@ pub fn assign(mut plan: Plan, capacity: u64) -> Result<Plan> {
             })?;
             removed.push(i);
             for (k, part) in parts.into_iter().enumerate() {
+                let first_part = k == 0;
                 let size = std::fs::metadata(&part)
                     .with_context(|| format!("reading {}", part.display()))?
                     .len();
@@ -183,6 +185,9 @@ pub fn assign(mut plan: Plan, capacity: u64) -> Result<Plan> {
                     volume: 0,
                 };
                 pe.volume = place(&mut used, cost(&pe));
+                if first_part {
+                    renamed.push((e.path.clone(), pe.path.clone()));
+                }
                 new_entries.push(pe);
             }
         }
@@ -198,6 +203,7 @@ pub fn assign(mut plan: Plan, capacity: u64) -> Result<Plan> {
         keep.sort_by(|a, b| sort_key(&a.path).cmp(&sort_key(&b.path)));
         plan.entries = keep;
     }
+    plan.rename_in_settings(&renamed);
     plan.size_manifest();
     Ok(plan)
 }
