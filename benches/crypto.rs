@@ -3,7 +3,6 @@
 //! `cargo bench --bench crypto` (target: >= 1 GB/s a core).
 
 use std::io::Read;
-use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use aes_gcm::aead::{AeadInPlace, KeyInit};
@@ -42,7 +41,6 @@ fn main() {
             FileParams::random(),
             "SMS/PKG/X/f",
             total as u64,
-            Arc::new(OnceLock::new()),
         );
         let mut out = vec![0u8; 1 << 20];
         let t = Instant::now();

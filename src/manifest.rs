@@ -82,7 +82,7 @@ pub struct FileRecord {
     pub size: u64,
     /// SHA-256 of the bytes on the medium (ciphertext for encrypted files).
     pub sha256: String,
-    /// For encrypted files: the plaintext's size and SHA-256.
+    /// For encrypted files: the plaintext's size.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encrypted: Option<EncryptedRecord>,
     /// Volume of an ISO volume set holding the file (only in volume sets).
@@ -93,8 +93,10 @@ pub struct FileRecord {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct EncryptedRecord {
+    /// Size of the plaintext. Its integrity needs no hash of its own: the
+    /// ciphertext's SHA-256 above and the authentication of every chunk
+    /// vouch for it.
     pub plain_size: u64,
-    pub plain_sha256: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

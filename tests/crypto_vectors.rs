@@ -3,7 +3,6 @@
 //! `TSMEDIA_BLESS=1` rewrites the file (only when the format changes on purpose).
 
 use std::io::Read;
-use std::sync::{Arc, OnceLock};
 
 use sha2::{Digest, Sha256};
 use tsmedia::crypto::format::KeyHeader;
@@ -50,7 +49,6 @@ fn vectors() -> serde_json::Value {
             fp,
             path,
             plain.len() as u64,
-            Arc::new(OnceLock::new()),
         );
         let mut ct = Vec::new();
         r.read_to_end(&mut ct).unwrap();

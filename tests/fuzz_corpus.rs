@@ -4,7 +4,6 @@
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
 
 use tsmedia::fuzz_targets;
 
@@ -51,7 +50,6 @@ fn generated_seeds(target: &str) -> Vec<Vec<u8>> {
                         tsmedia::crypto::stream::FileParams::random(),
                         "SMS/PKG/FUZZ/file.bin",
                         n as u64,
-                        Arc::new(OnceLock::new()),
                     );
                     let mut out = Vec::new();
                     r.read_to_end(&mut out).unwrap();

@@ -3,7 +3,7 @@
 //! wrapped media key is added as `SMS/data/tsmedia-key.bin`. Boot files stay
 //! in the clear (firmware must read them); names on the medium are unchanged.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use anyhow::Result;
 
@@ -36,7 +36,6 @@ pub fn apply(mut plan: Plan, password: &str, params: KdfParams) -> Result<Plan> 
             plain_size: e.size,
             params: FileParams::random(),
             media_key: media_key.clone(),
-            plain_sha256: Arc::new(OnceLock::new()),
         }));
         e.size = encrypted_size(e.size);
     }

@@ -42,8 +42,6 @@ pub struct EncryptedFile {
     pub plain_size: u64,
     pub params: crate::crypto::stream::FileParams,
     pub media_key: Arc<crate::crypto::Key>,
-    /// Filled with the plaintext's SHA-256 once it has been read.
-    pub plain_sha256: crate::crypto::stream::PlainHash,
 }
 
 /// Which part of the medium an entry belongs to (volume sets keep groups together).
@@ -698,11 +696,6 @@ impl Plan {
                 encrypted: match &e.source {
                     Source::Encrypted(x) => Some(manifest::EncryptedRecord {
                         plain_size: x.plain_size,
-                        plain_sha256: x
-                            .plain_sha256
-                            .get()
-                            .map(hex::encode)
-                            .unwrap_or_else(|| manifest::UNKNOWN_SHA256.to_string()),
                     }),
                     _ => None,
                 },

@@ -77,7 +77,6 @@ pub fn open_source(e: &Entry) -> Result<Box<dyn Read + Send>> {
                 x.params,
                 &e.path,
                 x.plain_size,
-                x.plain_sha256.clone(),
             )))
         }
     }
