@@ -9,7 +9,7 @@
 
 use std::ffi::CString;
 use std::os::raw::{c_int, c_void};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::ptr::{self, NonNull};
 
 use wimlib_sys as ffi;
@@ -145,8 +145,15 @@ pub fn capture(source: &Path, dest: &Path, opts: CaptureOptions<'_>) -> Result<(
     drop(out);
 
     // Second step: pin the image's times and rewrite the XML in place.
+    pin_times(dest, opts.time)
+}
+
+/// Sets the image's creation and modification times and rewrites the XML in
+/// place. wimlib stamps an image it writes modified with the current time,
+/// so this comes after any change to the image's files.
+fn pin_times(dest: &Path, time: i64) -> Result<(), WimError> {
     let w = Wim::open(dest)?;
-    let ft = filetime(opts.time);
+    let ft = filetime(time);
     let hi = format!("0x{:08X}", (ft >> 32) as u32);
     let lo = format!("0x{:08X}", ft as u32);
     for (k, v) in [
@@ -163,6 +170,48 @@ pub fn capture(source: &Path, dest: &Path, opts: CaptureOptions<'_>) -> Result<(
         return Err(WimError::lib("update the image times in", dest, code));
     }
     Ok(())
+}
+
+/// Adds host files to image 1 of the WIM at `dest` (each as (host path,
+/// path in the image)), then pins the image's times again.
+pub fn add_files(dest: &Path, files: &[(PathBuf, String)], time: i64) -> Result<(), WimError> {
+    let w = Wim::open(dest)?;
+    let mut c_strings = Vec::with_capacity(files.len());
+    for (host, inner) in files {
+        c_strings.push((
+            path_cstring(host)?,
+            str_cstring("path in the image", inner)?,
+        ));
+    }
+    let cmds: Vec<ffi::wimlib_update_command> = c_strings
+        .iter()
+        .map(|(h, i)| {
+            // SAFETY: plain data; all-zero is valid before the fields are set.
+            let mut c: ffi::wimlib_update_command = unsafe { std::mem::zeroed() };
+            c.op = ffi::wimlib_update_op_WIMLIB_UPDATE_OP_ADD;
+            c.__bindgen_anon_1.add = ffi::wimlib_add_command {
+                fs_source_path: h.as_ptr() as *mut _,
+                wim_target_path: i.as_ptr() as *mut _,
+                config_file: ptr::null_mut(),
+                add_flags: (ffi::WIMLIB_ADD_FLAG_NO_ACLS | ffi::WIMLIB_ADD_FLAG_DEREFERENCE)
+                    as c_int,
+            };
+            c
+        })
+        .collect();
+    // SAFETY: live WIMStruct; the commands point at C strings that outlive
+    // the call; wimlib does not modify them.
+    let code = unsafe { ffi::wimlib_update_image(w.raw.as_ptr(), 1, cmds.as_ptr(), cmds.len(), 0) };
+    if code != 0 {
+        return Err(WimError::lib("add files to", dest, code));
+    }
+    // SAFETY: live WIMStruct opened from dest; in-place overwrite, one thread.
+    let code = unsafe { ffi::wimlib_overwrite(w.raw.as_ptr(), 0, 1) };
+    if code != 0 {
+        return Err(WimError::lib("write the added files to", dest, code));
+    }
+    drop(w);
+    pin_times(dest, time)
 }
 
 fn set_prop(

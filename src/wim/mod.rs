@@ -27,7 +27,7 @@ mod capture;
 mod error;
 mod split;
 
-pub use capture::{capture, CaptureCompression, CaptureOptions};
+pub use capture::{add_files, capture, CaptureCompression, CaptureOptions};
 pub use error::WimError;
 pub use split::split;
 

@@ -6,9 +6,10 @@
 //! captures it following the links. Files already inside WIMs (the boot
 //! image, the OS image) are stored as the files they are, streamed by wimlib.
 //!
-//! The manifest needs every file's SHA-256 before the WIM is written, and
-//! wimlib reads the sources itself, so sources are read twice: once to hash
-//! them (this also catches sources that change size), once by wimlib.
+//! The manifest needs every file's SHA-256, and wimlib reads the sources
+//! itself: a second thread hashes them while wimlib captures the tree (the
+//! two reads of a file mostly share the page cache), and the manifest is
+//! added to the image once both are done.
 
 use std::path::{Path, PathBuf};
 
@@ -48,7 +49,7 @@ pub(crate) fn set_time(p: &Path, unix: i64, follow: bool) -> std::io::Result<()>
 }
 
 /// Builds the scratch tree wimlib captures.
-fn stage(plan: &Plan, dir: &Path, manifest: &[u8]) -> Result<()> {
+fn stage(plan: &Plan, dir: &Path) -> Result<()> {
     let time = plan.created.unix_timestamp();
     for e in &plan.entries {
         let p = dir.join(&e.path);
@@ -64,10 +65,8 @@ fn stage(plan: &Plan, dir: &Path, manifest: &[u8]) -> Result<()> {
                 std::fs::write(&p, b).with_context(|| format!("writing {}", p.display()))?;
                 set_time(&p, time, true)?;
             }
-            Source::Manifest => {
-                std::fs::write(&p, manifest).with_context(|| format!("writing {}", p.display()))?;
-                set_time(&p, time, true)?;
-            }
+            // Added once every other file is hashed.
+            Source::Manifest => {}
             // Written (as ciphertext) by the hashing pass.
             Source::Encrypted(_) => set_time(&p, time, true)?,
         }
@@ -97,32 +96,23 @@ pub fn write(plan: &Plan, dest: &Path, opts: &WriteOptions, wopts: &WimOptions) 
         std::fs::create_dir_all(tree.join(&d))?;
     }
 
-    // 1. Hash every source (and check it is what the plan says). Encrypted
-    // files only exist once encrypted: they are written to the scratch tree.
+    // 1. Encrypted files only exist once encrypted: write them (hashing
+    // them) into the scratch tree, then link or write everything else.
     let total = plan.total_size();
-    let progress = Progress::bytes(total * 2, "hashing", opts.quiet);
+    let progress = Progress::bytes(total * 2, "writing", opts.quiet);
     let mut hashes = Hashes::new();
     for e in &plan.entries {
-        let h = match &e.source {
-            Source::Manifest => continue,
-            Source::Encrypted(_) => {
-                let p = tree.join(&e.path);
-                let f = std::fs::File::create(&p)
-                    .with_context(|| format!("creating {}", p.display()))?;
-                let mut w = std::io::BufWriter::new(f);
-                let h = copy_entry(e, &mut w, &progress)?;
-                std::io::Write::flush(&mut w)
-                    .with_context(|| format!("writing {}", p.display()))?;
-                h
-            }
-            _ => copy_entry(e, &mut std::io::sink(), &progress)?,
-        };
-        hashes.insert(e.path.clone(), h);
+        if let Source::Encrypted(_) = &e.source {
+            let p = tree.join(&e.path);
+            let f =
+                std::fs::File::create(&p).with_context(|| format!("creating {}", p.display()))?;
+            let mut w = std::io::BufWriter::new(f);
+            let h = copy_entry(e, &mut w, &progress)?;
+            std::io::Write::flush(&mut w).with_context(|| format!("writing {}", p.display()))?;
+            hashes.insert(e.path.clone(), h);
+        }
     }
-    let manifest = plan.render_manifest(&hashes);
-
-    // 2. Stage links and capture.
-    stage(plan, &tree, &manifest).context("preparing the tree to capture")?;
+    stage(plan, &tree).context("preparing the tree to capture")?;
 
     let info = plan.image_info.clone().unwrap_or_default();
     let name = info.name.clone().unwrap_or_else(|| plan.label.clone());
@@ -151,27 +141,62 @@ pub fn write(plan: &Plan, dest: &Path, opts: &WriteOptions, wopts: &WimOptions) 
         last = done;
         !crate::io::cancel::interrupted()
     };
-    crate::wim::capture(
-        &tree,
+    // 2. Capture, while a second thread hashes the sources for the manifest
+    // (and checks they are what the plan says); wimlib reads the same files,
+    // so the second read mostly comes from the page cache.
+    let (captured, hashed) = std::thread::scope(|scope| {
+        let hasher = scope.spawn(|| -> Result<Hashes> {
+            let mut h = Hashes::new();
+            for e in &plan.entries {
+                if matches!(e.source, Source::File(_) | Source::Bytes(_)) {
+                    h.insert(
+                        e.path.clone(),
+                        copy_entry(e, &mut std::io::sink(), &progress)?,
+                    );
+                }
+            }
+            Ok(h)
+        });
+        let captured = crate::wim::capture(
+            &tree,
+            &target,
+            CaptureOptions {
+                compression: wopts.compression,
+                name: &name,
+                description: info.description.as_deref(),
+                properties: &props,
+                guid,
+                time: plan.created.unix_timestamp(),
+                progress: Some(&mut on_progress),
+            },
+        );
+        let hashed = hasher
+            .join()
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("the hashing thread failed")));
+        (captured, hashed)
+    });
+    hashes.extend(hashed?);
+    captured
+        .map_err(|e| {
+            if crate::io::cancel::interrupted() {
+                anyhow::Error::new(crate::io::cancel::Interrupted)
+            } else {
+                anyhow::Error::new(e)
+            }
+        })
+        .with_context(|| format!("writing the WIM {}", dest.display()))?;
+
+    // 3. The manifest, now that every hash is known, goes in last.
+    let manifest = plan.render_manifest(&hashes);
+    let mpath = scratch.path().join("manifest.json");
+    std::fs::write(&mpath, &manifest).with_context(|| format!("writing {}", mpath.display()))?;
+    set_time(&mpath, plan.created.unix_timestamp(), true)?;
+    crate::wim::add_files(
         &target,
-        CaptureOptions {
-            compression: wopts.compression,
-            name: &name,
-            description: info.description.as_deref(),
-            properties: &props,
-            guid,
-            time: plan.created.unix_timestamp(),
-            progress: Some(&mut on_progress),
-        },
+        &[(mpath, format!("/{}", crate::manifest::MANIFEST_PATH))],
+        plan.created.unix_timestamp(),
     )
-    .map_err(|e| {
-        if crate::io::cancel::interrupted() {
-            anyhow::Error::new(crate::io::cancel::Interrupted)
-        } else {
-            anyhow::Error::new(e)
-        }
-    })
-    .with_context(|| format!("writing the WIM {}", dest.display()))?;
+    .with_context(|| format!("adding the manifest to {}", dest.display()))?;
     progress.finish();
 
     let mut volumes = Vec::new();
