@@ -17,9 +17,9 @@ pub struct KdfParams {
 }
 
 impl KdfParams {
-    /// What new media use: 64 MiB, 3 passes, 1 lane (about 0.25-0.5 s here).
+    /// What new media use: 256 MiB, 3 passes, 1 lane (about 0.3-0.5 s on a current core).
     pub const DEFAULT: KdfParams = KdfParams {
-        m_cost: 64 * 1024,
+        m_cost: 256 * 1024,
         t_cost: 3,
         p_cost: 1,
     };
