@@ -51,6 +51,22 @@ fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
+/// Flips a byte of a copy of `medium`; verify must exit 3 with a problem
+/// line starting with `want`.
+fn damaged_copy_fails(medium: &Path, dir: &Path, name: &str, at: u64, want: &str) {
+    let ext = medium.extension().and_then(|e| e.to_str()).unwrap_or("bin");
+    let c = dir.join(format!("{name}.{ext}"));
+    std::fs::copy(medium, &c).unwrap();
+    flip(&c, at);
+    let o = verify(&[&c], &[]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(3), "{name}: {out}");
+    assert!(
+        out.lines().any(|l| l.starts_with(want)),
+        "{name}: a line starting `{want}` in: {out}"
+    );
+}
+
 fn expect_problem(o: &Output, path: &str) {
     let out = String::from_utf8_lossy(&o.stdout);
     assert_eq!(
@@ -562,18 +578,8 @@ fn iso_media_verify_with_our_reader_and_report_damage() {
     let payload_lba = lba_of(&format!("/{payload}"));
     let manifest_lba = lba_of("/SMS/data/tsmedia-manifest.json");
 
-    let case = |name: &str, at: u64, want: &str| {
-        let c = tmp.path().join(format!("{name}.iso"));
-        std::fs::copy(&iso, &c).unwrap();
-        flip(&c, at);
-        let o = verify(&[&c], &[]);
-        let out = String::from_utf8_lossy(&o.stdout);
-        assert_eq!(o.status.code(), Some(3), "{name}: {out}");
-        assert!(
-            out.lines().any(|l| l.starts_with(want)),
-            "{name}: a line starting `{want}` in: {out}"
-        );
-    };
+    let case =
+        |name: &str, at: u64, want: &str| damaged_copy_fails(&iso, tmp.path(), name, at, want);
     case("pkg", payload_lba * 2048 + 5000, payload);
     case(
         "manifest",
@@ -620,18 +626,8 @@ fn usb_media_verify_with_our_reader_and_report_damage() {
     );
     let manifest = find(b"\"format\": \"tsmedia-manifest/1\"");
 
-    let case = |name: &str, at: u64, want: &str| {
-        let c = tmp.path().join(format!("{name}.img"));
-        std::fs::copy(&img, &c).unwrap();
-        flip(&c, at);
-        let o = verify(&[&c], &[]);
-        let out = String::from_utf8_lossy(&o.stdout);
-        assert_eq!(o.status.code(), Some(3), "{name}: {out}");
-        assert!(
-            out.lines().any(|l| l.starts_with(want)),
-            "{name}: a line starting `{want}` in: {out}"
-        );
-    };
+    let case =
+        |name: &str, at: u64, want: &str| damaged_copy_fails(&img, tmp.path(), name, at, want);
     case("pkg", payload + 100, "SMS/PKG/TSM00003/Data/payload.bin");
     case("fat", fat1 + 4 * 5, "FAT 2");
     case("dirent", bootmgr_entry + 28 + 1, "bootmgr");
