@@ -95,19 +95,7 @@ fn prestaged_wim_applies_to_the_planned_tree() {
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let folder = tmp.path().join("folder");
-    run_ok(
-        tsmedia()
-            .args([
-                "-q",
-                "create",
-                "--profile",
-                "examples/prestaged.json",
-                "--format",
-                "folder",
-                "--output",
-            ])
-            .arg(&folder),
-    );
+    build("examples/prestaged.json", "folder", &folder, &[]);
     let a = files_under(&applied);
     let f = files_under(&folder);
     assert_eq!(
@@ -248,19 +236,7 @@ fn capture_media_carries_its_settings_and_no_secret() {
     fixtures();
     let tmp = scratch("capture");
     let out = tmp.path().join("m");
-    run_ok(
-        tsmedia()
-            .args([
-                "-q",
-                "create",
-                "--profile",
-                "examples/capture.json",
-                "--format",
-                "folder",
-                "--output",
-            ])
-            .arg(&out),
-    );
+    build("examples/capture.json", "folder", &out, &[]);
     let vars = std::fs::read_to_string(out.join("SMS/data/Variables.dat")).unwrap();
     assert!(
         vars.contains("<var name=\"_SMSTSMediaType\">CaptureMedia</var>"),

@@ -166,19 +166,7 @@ fn standalone_content_is_byte_identical_to_the_package_sources() {
     let fx = fixtures();
     let tmp = scratch("standalone");
     let out = tmp.path().join("m");
-    run_ok(
-        tsmedia()
-            .args([
-                "-q",
-                "create",
-                "--profile",
-                "examples/standalone.json",
-                "--format",
-                "folder",
-                "--output",
-            ])
-            .arg(&out),
-    );
+    build("examples/standalone.json", "folder", &out, &[]);
     for (id, src) in [
         ("TSM00002", "packages/app-notepad"),
         ("TSM00003", "packages/pkg-tools"),
@@ -240,19 +228,7 @@ fn plan_json_lists_the_whole_medium() {
     // The planned manifest size is the size that gets written.
     let tmp = scratch("plan-json");
     let out = tmp.path().join("m");
-    run_ok(
-        tsmedia()
-            .args([
-                "-q",
-                "create",
-                "--profile",
-                "examples/standalone.json",
-                "--format",
-                "folder",
-                "--output",
-            ])
-            .arg(&out),
-    );
+    build("examples/standalone.json", "folder", &out, &[]);
     for f in files {
         let p = out.join(f["path"].as_str().unwrap());
         assert_eq!(

@@ -10,16 +10,6 @@ use common::*;
 
 const PASSWORD: &str = "correct horse battery staple";
 
-fn build(profile: &str, format: &str, out: &Path, extra: &[&str]) {
-    run_ok(
-        tsmedia()
-            .args(["-q", "create", "--profile", profile, "--format", format])
-            .args(extra)
-            .arg("--output")
-            .arg(out),
-    );
-}
-
 fn verify(paths: &[&Path], extra: &[&str]) -> Output {
     tsmedia()
         .arg("verify")

@@ -98,6 +98,31 @@ struct Node {
     joliet_num: u16,
 }
 
+impl Node {
+    /// A folder (no blob) or a file, with nothing laid out yet.
+    fn new(name: String, parent: usize, blob: Option<usize>, size: u64) -> Node {
+        Node {
+            name,
+            parent,
+            blob,
+            size,
+            is_dir: blob.is_none(),
+            children: Vec::new(),
+            iso_id: Vec::new(),
+            joliet_id: Vec::new(),
+            udf_name: Vec::new(),
+            udf_fe: 0,
+            unique_id: 0,
+            udf_data: 0,
+            udf_len: 0,
+            iso: (0, 0),
+            joliet: (0, 0),
+            iso_num: 0,
+            joliet_num: 0,
+        }
+    }
+}
+
 /// One part of the volume, in writing order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Part {
@@ -172,25 +197,12 @@ impl Layout {
     /// Lays out the volume. Fails when a name cannot be stored in UDF or the
     /// volume exceeds what ISO 9660 can address.
     pub fn new(input: VolumeInput) -> Result<Layout> {
-        let mut nodes = vec![Node {
-            name: String::new(),
-            parent: 0,
-            blob: None,
-            size: 0,
-            is_dir: true,
-            children: Vec::new(),
-            iso_id: vec![0],
-            joliet_id: vec![0],
-            udf_name: Vec::new(),
-            udf_fe: 0,
-            unique_id: 0,
-            udf_data: 0,
-            udf_len: 0,
-            iso: (0, 0),
-            joliet: (0, 0),
-            iso_num: 1,
-            joliet_num: 1,
-        }];
+        let mut root = Node::new(String::new(), 0, None, 0);
+        root.iso_id = vec![0];
+        root.joliet_id = vec![0];
+        root.iso_num = 1;
+        root.joliet_num = 1;
+        let mut nodes = vec![root];
         let mut dirs: HashMap<String, usize> = HashMap::new();
         dirs.insert(String::new(), 0);
         fn dir_of(nodes: &mut Vec<Node>, dirs: &mut HashMap<String, usize>, path: &str) -> usize {
@@ -203,25 +215,7 @@ impl Layout {
             };
             let parent = dir_of(nodes, dirs, parent_path);
             let i = nodes.len();
-            nodes.push(Node {
-                name: name.to_string(),
-                parent,
-                blob: None,
-                size: 0,
-                is_dir: true,
-                children: Vec::new(),
-                iso_id: Vec::new(),
-                joliet_id: Vec::new(),
-                udf_name: Vec::new(),
-                udf_fe: 0,
-                unique_id: 0,
-                udf_data: 0,
-                udf_len: 0,
-                iso: (0, 0),
-                joliet: (0, 0),
-                iso_num: 0,
-                joliet_num: 0,
-            });
+            nodes.push(Node::new(name.to_string(), parent, None, 0));
             nodes[parent].children.push(i);
             dirs.insert(path.to_string(), i);
             i
@@ -237,25 +231,7 @@ impl Layout {
             };
             let parent = dir_of(&mut nodes, &mut dirs, dir);
             let i = nodes.len();
-            nodes.push(Node {
-                name: name.to_string(),
-                parent,
-                blob: Some(f.blob),
-                size: f.size,
-                is_dir: false,
-                children: Vec::new(),
-                iso_id: Vec::new(),
-                joliet_id: Vec::new(),
-                udf_name: Vec::new(),
-                udf_fe: 0,
-                unique_id: 0,
-                udf_data: 0,
-                udf_len: 0,
-                iso: (0, 0),
-                joliet: (0, 0),
-                iso_num: 0,
-                joliet_num: 0,
-            });
+            nodes.push(Node::new(name.to_string(), parent, Some(f.blob), f.size));
             nodes[parent].children.push(i);
             file_node.insert(f.path.as_str(), i);
         }

@@ -69,6 +69,17 @@ pub fn run_ok(c: &mut Command) -> Output {
     out
 }
 
+/// `tsmedia -q create --profile P --format F [extra] --output OUT`, which must succeed.
+pub fn build(profile: &str, format: &str, out: &Path, extra: &[&str]) {
+    run_ok(
+        tsmedia()
+            .args(["-q", "create", "--profile", profile, "--format", format])
+            .args(extra)
+            .arg("--output")
+            .arg(out),
+    );
+}
+
 pub fn sha256_file(p: &Path) -> String {
     use sha2::{Digest, Sha256};
     use std::io::Read;
