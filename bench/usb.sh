@@ -4,8 +4,8 @@
 # folder against 10,000 spread over 100 folders. Runs alternate, ROUNDS
 # rounds (default 3); prints medians and ratios. Inputs are generated under
 # target/bench-usb (about 1.6 GB) and stay in the page cache, so this
-# measures the writers, not the source disk. Outputs are synced between runs
-# (not timed). Needs: dosfstools, mtools.
+# measures the writers, not the source disk. Every run ends with a sync of
+# its output, timed. Needs: dosfstools, mtools.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-3}
@@ -81,15 +81,18 @@ timed() { # label command...
     b=$(now)
     times[$1]+="$(echo "$b - $a" | bc) "
 }
-run_tsmedia() { $T -q create -p "$W/$1.json" --format usb-image -o "$W/out.img" --force; rm -f "$W/out.img"; }
+# Every run ends with `sync -f` before its output is removed, so each tool
+# pays for getting its bytes to disk (tsmedia flushes its image itself).
+run_tsmedia() { $T -q create -p "$W/$1.json" --format usb-image -o "$W/out.img" --force; sync -f "$W"; rm -f "$W/out.img"; }
 run_mkfs_mcopy() {
     rm -f "$W/out.img"
     truncate -s $((IMG_BYTES - 1048576)) "$W/out.img"
     mkfs.fat -F 32 -n TSM_BOOTABL "$W/out.img" >/dev/null
     mcopy -s -i "$W/out.img" "$W"/staged/* ::/
+    sync -f "$W"
     rm -f "$W/out.img"
 }
-run_cp() { rm -rf "$W/copy"; cp -r "$W/staged" "$W/copy"; rm -rf "$W/copy"; }
+run_cp() { rm -rf "$W/copy"; cp -r "$W/staged" "$W/copy"; sync -f "$W"; rm -rf "$W/copy"; }
 
 for r in $(seq 1 "$ROUNDS"); do
     echo "round $r/$ROUNDS" >&2

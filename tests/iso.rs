@@ -535,6 +535,9 @@ fn content_larger_than_a_cd_becomes_a_volume_set() {
         manifests.windows(2).all(|w| w[0] == w[1]),
         "one manifest on every volume"
     );
+    // tsmedia's own reader takes the set whole, given its first volume.
+    let v = run(tsmedia().arg("verify").arg(&vols[0]));
+    assert!(v.contains("3 volumes"), "{v}");
     let planned: BTreeSet<&String> = assigned
         .keys()
         .filter(|p| *p != "SMS/data/tsmedia-manifest.json")
@@ -544,6 +547,120 @@ fn content_larger_than_a_cd_becomes_a_volume_set() {
         seen.values().all(|&c| c == 1),
         "every file on exactly one volume"
     );
+}
+
+#[test]
+fn a_wim_larger_than_a_volume_is_split_on_password_protected_sets_too() {
+    fixtures();
+    if !tools() || !have_tool("wimlib-imagex", "wimtools") {
+        return;
+    }
+    let tmp = scratch("iso-set-swm");
+    // An OS image of three 280 MiB resources: larger than a CD, splittable.
+    let src = tmp.path().join("wimsrc");
+    for n in ["one", "two", "three"] {
+        sparse(
+            &src.join(format!("{n}.bin")),
+            280 * MIB,
+            &format!("PART-{n}"),
+        );
+    }
+    let wim = tmp.path().join("install.wim");
+    run(Command::new("wimlib-imagex")
+        .arg("capture")
+        .arg(&src)
+        .arg(&wim)
+        .args(["Windows 11 Enterprise", "--compress=none", "--no-acls"]));
+    std::fs::remove_dir_all(&src).unwrap();
+    assert!(std::fs::metadata(&wim).unwrap().len() > 650 * MIB);
+    let p = profile(tmp.path(), "standalone", |v| {
+        v["media"]["size"] = "cd".into();
+        v["media"]["password_protected"] = true.into();
+        v["os_image"]["path"] = wim.to_str().unwrap().into();
+    });
+    let pw = tmp.path().join("pw.txt");
+    std::fs::write(&pw, "a long enough password\n").unwrap();
+
+    // The plan (of the plaintext) shows the parts.
+    let o = run_ok(
+        tsmedia()
+            .args(["plan", "--format", "iso", "--json", "--profile"])
+            .arg(&p),
+    );
+    let plan: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let parts: Vec<&str> = plan["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["path"].as_str())
+        .filter(|p| p.starts_with("SMS/PKG/TSM00001/"))
+        .collect();
+    assert_eq!(
+        parts,
+        [
+            "SMS/PKG/TSM00001/install.swm",
+            "SMS/PKG/TSM00001/install2.swm"
+        ]
+    );
+
+    let out = tmp.path().join("media.iso");
+    let o = run_ok(
+        tsmedia()
+            .args([
+                "-q",
+                "create",
+                "--format",
+                "iso",
+                "--json",
+                "--password-file",
+            ])
+            .arg(&pw)
+            .arg("--profile")
+            .arg(&p)
+            .arg("--output")
+            .arg(&out),
+    );
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let vols: Vec<PathBuf> = r["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| PathBuf::from(v.as_str().unwrap()))
+        .collect();
+    assert!(vols.len() >= 2, "{r}");
+    for v in &vols {
+        assert!(
+            std::fs::metadata(v).unwrap().len() <= 650 * MIB,
+            "fits a CD"
+        );
+    }
+    let v = run(tsmedia()
+        .args(["verify", "--password-file"])
+        .arg(&pw)
+        .arg(&vols[0]));
+    assert!(!v.contains("FAIL"), "{v}");
+
+    // Decrypted, the parts are a split WIM wimlib accepts, and Policy.xml
+    // names the first part.
+    let dec = tmp.path().join("dec");
+    run_ok(
+        tsmedia()
+            .args(["-q", "decrypt", "--password-file"])
+            .arg(&pw)
+            .arg("--medium")
+            .arg(&vols[0])
+            .arg("--output")
+            .arg(&dec),
+    );
+    let first = dec.join("SMS/PKG/TSM00001/install.swm");
+    run(Command::new("wimlib-imagex")
+        .arg("verify")
+        .arg(&first)
+        .arg("--ref")
+        .arg(dec.join("SMS/PKG/TSM00001/install*.swm")));
+    let policy = std::fs::read_to_string(dec.join("SMS/data/Policy.xml")).unwrap();
+    assert!(policy.contains("install.swm"), "{policy}");
+    assert!(!policy.contains("install.wim"), "{policy}");
 }
 
 #[test]

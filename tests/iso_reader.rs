@@ -959,6 +959,7 @@ fn volume_sets_combine_images() {
             "shared/readme.txt",
             format!("volume {v}\n").as_bytes(),
         );
+        put(&tree, "shared/same.txt", b"on every volume\n");
         let iso = s.path().join(format!("v{v}.iso"));
         run(Command::new("xorriso")
             .args([
@@ -975,11 +976,13 @@ fn volume_sets_combine_images() {
             .arg(&tree));
         isos.push(iso);
     }
-    // Not numbered as a set: taken in the order given, and reported.
+    // Each image is "volume 1 of 1": a set of independent volumes (as
+    // tsmedia writes them), taken in the order given. A file on several
+    // volumes must be the same everywhere.
     let set = IsoVolumeSet::open(&isos).unwrap();
     let p = set.check();
     assert!(
-        has(&p, "volume set", "volume sequence numbers 1 to 2"),
+        !has(&p, "volume set", "volume sequence numbers"),
         "{}",
         show(&p)
     );
@@ -988,6 +991,12 @@ fn volume_sets_combine_images() {
         "{}",
         show(&p)
     );
+    assert!(
+        !p.iter().any(|q| q.what.contains("same.txt")),
+        "{}",
+        show(&p)
+    );
+    assert_eq!(set.volume_of("part2/data.bin"), Some(2));
 
     for (i, iso) in isos.iter().enumerate() {
         make_volume(iso, 2, i as u16 + 1);
@@ -1008,6 +1017,7 @@ fn volume_sets_combine_images() {
             ("part1/data.bin".to_string(), 1),
             ("part2/data.bin".to_string(), 2),
             ("shared/readme.txt".to_string(), 2),
+            ("shared/same.txt".to_string(), 2),
         ]
     );
     for v in 1..=2u64 {
@@ -1029,6 +1039,12 @@ fn volume_sets_combine_images() {
         "{}",
         show(&p)
     );
-    assert_eq!(p.len(), 1, "{}", show(&p));
+    // In a numbered set each copy is a separate file, even when equal.
+    assert!(
+        has(&p, "file shared/same.txt", "one file of that name"),
+        "{}",
+        show(&p)
+    );
+    assert_eq!(p.len(), 2, "{}", show(&p));
     assert_eq!(set.volume_of("PART1/DATA.BIN"), Some(1));
 }

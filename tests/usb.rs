@@ -626,6 +626,7 @@ fn wims_over_the_limit_become_swm_parts_on_the_medium() {
     let opts = tsmedia::write::WriteOptions {
         force: false,
         quiet: true,
+        hash_output: false,
     };
     let usb = tsmedia::write::usb::UsbOptions {
         table: tsmedia::usb::partition::TableKind::Mbr,
@@ -1052,6 +1053,7 @@ fn a_failed_write_leaves_no_partition_table() {
     let opts = tsmedia::write::WriteOptions {
         force: false,
         quiet: true,
+        hash_output: false,
     };
     let usb = tsmedia::write::usb::UsbOptions {
         table: tsmedia::usb::partition::TableKind::Gpt,

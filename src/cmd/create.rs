@@ -51,10 +51,14 @@ pub fn run(g: &Global, a: CreateArgs) -> Result<i32> {
     let plan = crate::plan::build(&vp)?;
     let plan = match &password {
         Some(pw) => {
-            // FAT32 splits large WIMs into .swm parts, which must happen to
-            // the plaintext (and renames them in Policy.xml before it is
-            // encrypted); the limits are checked again on the ciphertext.
-            let plan = if matches!(format, OutputFormat::UsbImage | OutputFormat::UsbDevice) {
+            // FAT32 and ISO volume sets split large WIMs into .swm parts,
+            // which must happen to the plaintext (and renames them in
+            // Policy.xml before it is encrypted); the limits are checked,
+            // and volumes assigned, again on the ciphertext.
+            let plan = if matches!(
+                format,
+                OutputFormat::UsbImage | OutputFormat::UsbDevice | OutputFormat::Iso
+            ) {
                 crate::plan::limits::apply(plan, format)?
             } else {
                 plan
@@ -96,6 +100,7 @@ pub fn run(g: &Global, a: CreateArgs) -> Result<i32> {
     let opts = WriteOptions {
         force: a.force,
         quiet: g.quiet,
+        hash_output: a.json,
     };
     let needed = plan.total_size();
     let report = write_medium(&plan, format, &output, &opts, &a)

@@ -2,6 +2,7 @@
 //! progress, exact-length checks, and cancellation on SIGINT/SIGTERM.
 
 pub mod cancel;
+pub mod direct;
 pub mod hash;
 pub mod progress;
 

@@ -236,7 +236,7 @@ pub fn write(plan: &Plan, dest: &Path, opts: &WriteOptions) -> Result<Report> {
     // Every volume up to its manifest.
     let mut suspended = Vec::new();
     for (layout, out) in layouts.iter().zip(&outs) {
-        let sink = write::Sink::create(out.path())?;
+        let sink = write::Sink::create(out.path(), opts.hash_output)?;
         let manifest_blob = layout
             .blobs()
             .iter()
@@ -290,7 +290,7 @@ pub fn write(plan: &Plan, dest: &Path, opts: &WriteOptions) -> Result<Report> {
             &progress,
         )?;
         let (sha, n) = s.sink.finish()?;
-        shas.push(hex::encode(sha));
+        shas.push(sha.map(hex::encode));
         bytes += n;
     }
     progress.finish();
@@ -305,9 +305,13 @@ pub fn write(plan: &Plan, dest: &Path, opts: &WriteOptions) -> Result<Report> {
         content_bytes: plan.total_size(),
         output_bytes: bytes,
         manifest_sha256: hex::encode(Sha256::digest(&manifest)),
-        output_sha256: (count == 1).then(|| shas[0].clone()),
+        output_sha256: if count == 1 { shas[0].clone() } else { None },
         dedup_saved_bytes: Some(saved),
         volumes: if count > 1 { paths } else { Vec::new() },
-        volume_sha256: if count > 1 { shas } else { Vec::new() },
+        volume_sha256: if count > 1 {
+            shas.into_iter().flatten().collect()
+        } else {
+            Vec::new()
+        },
     })
 }

@@ -5,7 +5,6 @@
 
 use std::fs::File;
 use std::io::{self, Read};
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
@@ -16,6 +15,7 @@ use sha2::{Digest, Sha256};
 
 use super::layout::{Layout, Part};
 use super::SECTOR;
+use crate::io::direct::{AlignedBuf, DirectFile, ALIGN};
 use crate::io::{cancel, Progress, SourceChanged, BUF_SIZE};
 
 /// Metadata is gathered up to this size before it is handed to the writer.
@@ -66,9 +66,9 @@ enum Msg {
     Zeros(u64),
 }
 
-/// The output file of one volume. A writer thread hashes (SHA-256 of the
-/// whole image) and writes what it is sent, in order, while the caller
-/// reads sources and hashes files.
+/// The output file of one volume. A writer thread writes what it is sent,
+/// in order (and hashes the whole image when asked), while the caller reads
+/// sources and hashes files.
 pub struct Sink {
     tx: Option<SyncSender<Msg>>,
     thread: Option<JoinHandle<Result<Written>>>,
@@ -79,47 +79,142 @@ pub struct Sink {
     pool: Pool,
 }
 
-/// The image's SHA-256 and size.
-pub type Written = ([u8; 32], u64);
+/// The image's SHA-256 (when asked for) and size.
+pub type Written = (Option<[u8; 32]>, u64);
 
-fn writer(file: File, path: PathBuf, rx: Receiver<Msg>, pool: Pool) -> Result<Written> {
-    let mut hasher = Sha256::new();
-    let mut pos = 0u64;
-    let ctx = || format!("writing {}", path.display());
+/// Output is gathered into aligned windows of this size and each written
+/// with one direct write.
+const WINDOW: usize = 4 << 20;
+
+/// The writer thread's side: the window being filled and where it starts.
+struct Out {
+    file: DirectFile,
+    path: PathBuf,
+    window: AlignedBuf,
+    /// Image offset of `window[0]`, a multiple of WINDOW.
+    start: u64,
+    /// Bytes of the window filled (the image position is `start + fill`).
+    fill: usize,
+}
+
+impl Out {
+    fn ctx(&self) -> String {
+        format!("writing {}", self.path.display())
+    }
+
+    /// Writes the filled part of the window (rounded up to a whole number
+    /// of blocks; the file is cut to size at the end) unless it is all
+    /// zeros: the file is new, so skipping leaves a hole that reads as zeros.
+    fn flush(&mut self) -> Result<()> {
+        let n = self.fill.div_ceil(ALIGN) * ALIGN;
+        self.window[self.fill..n].fill(0);
+        if !is_zero(&self.window[..n]) {
+            let ctx = self.ctx();
+            self.file
+                .write_all_at(&self.window[..n], self.start)
+                .context(ctx)?;
+        }
+        self.start += WINDOW as u64;
+        self.fill = 0;
+        Ok(())
+    }
+
+    fn put(&mut self, mut b: &[u8]) -> Result<()> {
+        while !b.is_empty() {
+            let k = b.len().min(WINDOW - self.fill);
+            self.window[self.fill..self.fill + k].copy_from_slice(&b[..k]);
+            self.fill += k;
+            b = &b[k..];
+            if self.fill == WINDOW {
+                self.flush()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// `n` zero bytes: whole windows of them are skipped (holes).
+    fn zeros(&mut self, mut n: u64) -> Result<()> {
+        while n > 0 {
+            if self.fill == 0 && n >= WINDOW as u64 {
+                let skip = n / WINDOW as u64 * WINDOW as u64;
+                self.start += skip;
+                n -= skip;
+                continue;
+            }
+            let k = n.min((WINDOW - self.fill) as u64) as usize;
+            self.window[self.fill..self.fill + k].fill(0);
+            self.fill += k;
+            n -= k as u64;
+            if self.fill == WINDOW {
+                self.flush()?;
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<u64> {
+        let end = self.start + self.fill as u64;
+        if self.fill > 0 {
+            self.flush()?;
+        }
+        let ctx = self.ctx();
+        let f = self.file.file();
+        f.set_len(end).and_then(|_| f.sync_all()).context(ctx)?;
+        Ok(end)
+    }
+}
+
+fn writer(
+    file: File,
+    path: PathBuf,
+    rx: Receiver<Msg>,
+    pool: Pool,
+    hash_image: bool,
+) -> Result<Written> {
+    let mut hasher = hash_image.then(Sha256::new);
+    let mut out = Out {
+        file: DirectFile::new(file),
+        path,
+        window: AlignedBuf::zeroed(WINDOW),
+        start: 0,
+        fill: 0,
+    };
     for msg in rx {
         match msg {
             Msg::Bytes(b) => {
-                hasher.update(&b);
-                file.write_all_at(&b, pos).with_context(ctx)?;
-                pos += b.len() as u64;
+                if let Some(h) = &mut hasher {
+                    h.update(&b);
+                }
+                out.put(&b)?;
             }
             Msg::Data(chunk) => {
-                hasher.update(&chunk[..]);
-                if !is_zero(&chunk) {
-                    file.write_all_at(&chunk, pos).with_context(ctx)?;
+                if let Some(h) = &mut hasher {
+                    h.update(&chunk[..]);
                 }
-                pos += chunk.len() as u64;
+                out.put(&chunk)?;
                 pool.put(chunk);
             }
             Msg::Zeros(n) => {
-                let mut left = n;
-                while left > 0 {
-                    let k = left.min(ZEROS.len() as u64) as usize;
-                    hasher.update(&ZEROS[..k]);
-                    left -= k as u64;
+                if let Some(h) = &mut hasher {
+                    let mut left = n;
+                    while left > 0 {
+                        let k = left.min(ZEROS.len() as u64) as usize;
+                        h.update(&ZEROS[..k]);
+                        left -= k as u64;
+                    }
                 }
-                pos += n;
+                out.zeros(n)?;
             }
         }
     }
-    file.set_len(pos)
-        .and_then(|_| file.sync_all())
-        .with_context(ctx)?;
-    Ok((hasher.finalize().into(), pos))
+    let size = out.finish()?;
+    Ok((hasher.map(|h| h.finalize().into()), size))
 }
 
 impl Sink {
-    pub fn create(path: &Path) -> Result<Sink> {
+    /// Creates the image file at `path`; with `hash_image`, the writer
+    /// also computes the SHA-256 of the whole image.
+    pub fn create(path: &Path, hash_image: bool) -> Result<Sink> {
         let file = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -131,7 +226,7 @@ impl Sink {
         let wpool = pool.clone();
         let thread = std::thread::Builder::new()
             .name("iso-writer".into())
-            .spawn(move || writer(file, p, rx, wpool))
+            .spawn(move || writer(file, p, rx, wpool, hash_image))
             .context("starting the writer thread")?;
         Ok(Sink {
             tx: Some(tx),
@@ -207,7 +302,7 @@ impl Sink {
     }
 
     /// Writes what is left, sizes the file (a trailing hole), syncs it and
-    /// returns the image's SHA-256 and size.
+    /// returns the image's SHA-256 (when asked for) and size.
     pub fn finish(mut self) -> Result<Written> {
         self.flush()?;
         self.tx = None;

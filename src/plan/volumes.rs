@@ -44,6 +44,15 @@ fn is_wim(e: &Entry) -> bool {
             .is_some_and(|x| x.eq_ignore_ascii_case("wim"))
 }
 
+/// The largest `.swm` part for `room` bytes: small enough to still fit
+/// once encrypted, since password-protected media split their WIMs before
+/// encrypting them (the parts are then placed again by their encrypted size).
+fn part_size(room: u64) -> u64 {
+    use crate::crypto::stream::{HEADER_LEN, TAG};
+    let chunks = room.div_ceil(crate::crypto::stream::CHUNK as u64) + 1;
+    room.saturating_sub(HEADER_LEN + chunks * TAG as u64)
+}
+
 fn human(n: u64) -> String {
     crate::write::output::human_bytes(n)
 }
@@ -153,7 +162,7 @@ pub fn assign(mut plan: Plan, capacity: u64) -> Result<Plan> {
                     " and is not a WIM that can be split",
                 ));
             }
-            let parts = split_wim(&plan, &e, usable - PER_FILE).map_err(|err| {
+            let parts = split_wim(&plan, &e, part_size(usable - PER_FILE)).map_err(|err| {
                 problem(
                     &e.path,
                     e.size,
@@ -272,6 +281,16 @@ mod tests {
     }
 
     const MIB: u64 = 1024 * 1024;
+
+    #[test]
+    fn split_parts_still_fit_once_encrypted() {
+        for room in [1 << 20, 650 << 20, 4_700_000_000u64, 8_500_000_000 - 12345] {
+            let p = part_size(room);
+            let enc = crate::crypto::stream::encrypted_size(p);
+            assert!(enc <= room, "{room}: {p} encrypts to {enc}");
+            assert!(room - p < room / 1000 + 4096, "{room}: {p} wastes little");
+        }
+    }
 
     #[test]
     fn packages_stay_whole_and_boot_files_stay_on_volume_1() {

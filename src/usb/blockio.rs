@@ -8,6 +8,8 @@ use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
+use crate::io::direct::{AlignedBuf, DirectFile};
+
 /// A disk addressed by byte offset.
 pub trait BlockIo {
     fn write_all_at(&mut self, buf: &[u8], offset: u64) -> io::Result<()>;
@@ -20,6 +22,15 @@ impl BlockIo for std::fs::File {
     }
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
         std::os::unix::fs::FileExt::read_exact_at(self, buf, offset)
+    }
+}
+
+impl BlockIo for DirectFile {
+    fn write_all_at(&mut self, buf: &[u8], offset: u64) -> io::Result<()> {
+        DirectFile::write_all_at(self, buf, offset)
+    }
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        std::os::unix::fs::FileExt::read_exact_at(self.file(), buf, offset)
     }
 }
 
@@ -48,7 +59,8 @@ pub const CHUNK: usize = 4 << 20;
 /// Buffers queued for each helper thread at most.
 const QUEUE: usize = 3;
 
-type Buf = Arc<Vec<u8>>;
+/// Aligned, so the writer's direct writes can take it as it is.
+type Buf = Arc<AlignedBuf>;
 
 struct WriteJob {
     at: u64,
@@ -131,7 +143,7 @@ where
         });
         let mut w = SeqWriter {
             pos: offset,
-            buf: Arc::new(vec![0u8; CHUNK]),
+            buf: Arc::new(AlignedBuf::zeroed(CHUNK)),
             fill: 0,
             pool: Vec::new(),
             tx: Some(tx),
@@ -164,7 +176,7 @@ impl SeqWriter {
         self.pos + self.fill as u64
     }
 
-    fn data(&mut self) -> &mut Vec<u8> {
+    fn data(&mut self) -> &mut [u8] {
         Arc::get_mut(&mut self.buf).expect("the buffer being filled is not shared")
     }
 
@@ -280,7 +292,7 @@ impl SeqWriter {
         }
         let next = match self.pool.iter().position(|b| Arc::strong_count(b) == 1) {
             Some(i) => self.pool.swap_remove(i),
-            None => Arc::new(vec![0u8; CHUNK]),
+            None => Arc::new(AlignedBuf::zeroed(CHUNK)),
         };
         let full = std::mem::replace(&mut self.buf, next);
         let job = WriteJob {

@@ -22,6 +22,9 @@ pub struct WriteOptions {
     pub force: bool,
     /// Hide progress.
     pub quiet: bool,
+    /// Compute the SHA-256 of single-file outputs (ISO, WIM) for the
+    /// report; it costs a pass over every byte, so only `--json` asks.
+    pub hash_output: bool,
 }
 
 /// What a writer reports when done (printed by `create --json`).

@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 use super::output::{check_space, human_bytes, TempOutput};
 use super::{Report, WriteOptions};
 use crate::error::{UsageError, VerifyFailed};
+use crate::io::direct::DirectFile;
 use crate::io::Progress;
 use crate::plan::Plan;
 use crate::profile::{InvalidProfile, Problem};
@@ -111,13 +112,16 @@ pub fn write_image(
     )?;
     let out = TempOutput::new(dest, opts.force)?;
     check_space(dest, plan.total_size())?;
-    let mut f = std::fs::File::create(out.path())
+    let f = std::fs::File::create(out.path())
         .with_context(|| format!("creating {}", out.path().display()))?;
     f.set_len(bytes)
         .with_context(|| format!("sizing {}", out.path().display()))?;
+    let mut f = DirectFile::new(f);
     let progress = Progress::bytes(plan.total_size(), "writing", opts.quiet);
     let (_, manifest) = usb::write_medium(&mut f, &medium, plan, &progress)
         .with_context(|| format!("writing {}", dest.display()))?;
+    f.sync_all()
+        .with_context(|| format!("flushing {}", out.path().display()))?;
     progress.finish();
     drop(f);
     out.commit()?;
@@ -155,8 +159,15 @@ pub fn write_device(
     device::wipe(guard.file(), info.bytes)
         .with_context(|| format!("erasing the partition table of {}", dev.display()))?;
     let progress = Progress::bytes(plan.total_size(), "writing", opts.quiet);
-    let (hashes, manifest) = usb::write_medium(guard.file(), &medium, plan, &progress)
+    let mut direct = DirectFile::new(
+        guard
+            .file()
+            .try_clone()
+            .with_context(|| format!("opening {} again", dev.display()))?,
+    );
+    let (hashes, manifest) = usb::write_medium(&mut direct, &medium, plan, &progress)
         .with_context(|| format!("writing {}", dev.display()))?;
+    drop(direct);
     progress.finish();
     guard
         .file()

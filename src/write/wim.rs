@@ -234,7 +234,10 @@ pub fn write(plan: &Plan, dest: &Path, opts: &WriteOptions, wopts: &WimOptions) 
     let (output_bytes, output_sha) = if volumes.is_empty() {
         (
             std::fs::metadata(dest)?.len(),
-            Some(crate::io::hash::sha256_file(dest)?),
+            match opts.hash_output {
+                true => Some(crate::io::hash::sha256_file(dest)?),
+                false => None,
+            },
         )
     } else {
         (

@@ -8,13 +8,23 @@ use super::tree::FileEntry;
 use super::{IsoImage, ReadError};
 use crate::read::{path_key, BootEntry, Medium, MediumFile, Problems, StructureProblem};
 
-/// A volume set: each file comes from one volume. Volumes are ordered by
-/// their volume sequence numbers; a file listed by several volumes is taken
-/// from the last (the most recent hierarchy, as ECMA-119 6.6 has it). A
-/// record may name another volume of the set as the holder of its data.
+/// A volume set: each file comes from one volume. Two kinds are read:
+///
+/// * numbered sets (ECMA-119 6.6): volumes are ordered by their volume
+///   sequence numbers; a file listed by several volumes is taken from the
+///   last (the most recent hierarchy), and a record may name another volume
+///   of the set as the holder of its data;
+/// * sets of independent volumes, as tsmedia writes them (each image says
+///   "volume 1 of 1", so every system mounts it on its own; Linux refuses
+///   ISO 9660 volumes of larger sets): the images share a volume set
+///   identifier and are taken in the order given. A file may be on several
+///   of them only with identical content (the manifest is on each).
 #[derive(Debug)]
 pub struct IsoVolumeSet {
     volumes: Vec<IsoImage>,
+    /// The number of each volume: its sequence number, or its place in an
+    /// independent set.
+    numbers: Vec<u16>,
     /// (volume holding the record, index of the file in its main tree,
     /// volume holding the data), sorted by path.
     files: Vec<(usize, usize, usize)>,
@@ -35,30 +45,39 @@ impl IsoVolumeSet {
             .collect::<Result<Vec<_>, _>>()?;
         let mut problems = Problems::new();
         let n = volumes.len();
+        let independent = n > 1
+            && volumes
+                .iter()
+                .all(|v| v.volume_set_size() == 1 && v.volume_sequence() == 1);
         let mut seqs: Vec<u16> = volumes.iter().map(|v| v.volume_sequence()).collect();
         seqs.sort_unstable();
         let expected: Vec<u16> = (1..=n).map(|i| i.min(u16::MAX as usize) as u16).collect();
-        let numbered = seqs == expected;
+        let numbered = !independent && seqs == expected;
         if numbered {
             volumes.sort_by_key(|v| v.volume_sequence());
-        } else {
+        } else if !independent {
             problems.push(
                 "volume set",
                 format!("volume sequence numbers 1 to {n}"),
                 format!("{seqs:?} (the images are taken in the order given)"),
             );
         }
-        for v in &volumes {
-            if usize::from(v.volume_set_size()) != n {
+        let numbers: Vec<u16> = if independent {
+            (1..=n).map(|i| i.min(u16::MAX as usize) as u16).collect()
+        } else {
+            volumes.iter().map(|v| v.volume_sequence()).collect()
+        };
+        for (v, &no) in volumes.iter().zip(&numbers) {
+            if !independent && usize::from(v.volume_set_size()) != n {
                 problems.push(
-                    format!("volume {} ({})", v.volume_sequence(), v.name),
+                    format!("volume {no} ({})", v.name),
                     format!("volume set size {n}"),
                     format!("{}", v.volume_set_size()),
                 );
             }
             if v.volume_set_id() != volumes[0].volume_set_id() {
                 problems.push(
-                    format!("volume {} ({})", v.volume_sequence(), v.name),
+                    format!("volume {no} ({})", v.name),
                     format!("volume set identifier {:?}", volumes[0].volume_set_id()),
                     format!("{:?}", v.volume_set_id()),
                 );
@@ -80,7 +99,7 @@ impl IsoVolumeSet {
                     None => {
                         if numbered && f.volume != 0 {
                             problems.push(
-                                format!("file {} in volume {}", f.path, v.volume_sequence()),
+                                format!("file {} in volume {}", f.path, numbers[vi]),
                                 "a volume sequence number of the set",
                                 format!("{} (taken as its own volume)", f.volume),
                             );
@@ -91,15 +110,21 @@ impl IsoVolumeSet {
                 let key = path_key(&f.path);
                 if let Some(&(pv, pf, pd)) = chosen.get(&key) {
                     let prev: &FileEntry = &volumes[pv].main_files()[pf];
-                    let same = pd == data && prev.pieces == f.pieces && prev.size == f.size;
+                    let same = if independent {
+                        prev.size == f.size
+                            && same_content(&volumes[pd], prev, &volumes[data], f).unwrap_or(false)
+                    } else {
+                        pd == data && prev.pieces == f.pieces && prev.size == f.size
+                    };
                     if !same {
                         problems.push(
                             format!("file {}", f.path),
                             "one file of that name in the volume set",
                             format!(
-                                "one in volume {} and one in volume {} (the latter is used)",
-                                volumes[pd].volume_sequence(),
-                                volumes[data].volume_sequence()
+                                "one in volume {} and one in volume {}{} (the latter is used)",
+                                numbers[pd],
+                                numbers[data],
+                                if independent { " that differ" } else { "" }
                             ),
                         );
                     }
@@ -120,6 +145,7 @@ impl IsoVolumeSet {
             .collect();
         Ok(IsoVolumeSet {
             volumes,
+            numbers,
             files,
             by_path,
             problems,
@@ -134,7 +160,7 @@ impl IsoVolumeSet {
     /// The volume sequence number of the volume holding a file's data.
     pub fn volume_of(&self, path: &str) -> Option<u16> {
         let &(_, _, d) = self.files.get(*self.by_path.get(&path_key(path))?)?;
-        Some(self.volumes[d].volume_sequence())
+        Some(self.numbers[d])
     }
 
     /// Every file, with the volume sequence number of the volume holding it.
@@ -148,10 +174,28 @@ impl IsoVolumeSet {
                         path: e.path.clone(),
                         size: e.size,
                     },
-                    self.volumes[d].volume_sequence(),
+                    self.numbers[d],
                 )
             })
             .collect()
+    }
+}
+
+/// Whether two files (of equal size) hold the same bytes.
+fn same_content(va: &IsoImage, a: &FileEntry, vb: &IsoImage, b: &FileEntry) -> io::Result<bool> {
+    let mut ra = va.reader(a)?;
+    let mut rb = vb.reader(b)?;
+    let mut ba = vec![0u8; 64 * 1024];
+    let mut bb = vec![0u8; 64 * 1024];
+    loop {
+        let n = crate::read::read_full(&mut *ra, &mut ba)?;
+        let m = crate::read::read_full(&mut *rb, &mut bb)?;
+        if n != m || ba[..n] != bb[..m] {
+            return Ok(false);
+        }
+        if n == 0 {
+            return Ok(true);
+        }
     }
 }
 
@@ -188,10 +232,10 @@ impl Medium for IsoVolumeSet {
 
     fn check(&self) -> Vec<StructureProblem> {
         let mut p = self.problems.clone();
-        for v in &self.volumes {
+        for (v, no) in self.volumes.iter().zip(&self.numbers) {
             for q in v.check() {
                 p.add(StructureProblem::new(
-                    format!("volume {}: {}", v.volume_sequence(), q.what),
+                    format!("volume {no}: {}", q.what),
                     q.expected,
                     q.found,
                 ));
