@@ -18,6 +18,7 @@ use std::ops::{Deref, DerefMut};
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::os::unix::io::AsRawFd;
 use std::ptr::NonNull;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Alignment of direct writes: address, offset and length. 4 KiB covers
 /// disks with 512-byte and with 4 KiB logical sectors.
@@ -72,9 +73,12 @@ impl DerefMut for AlignedBuf {
 }
 
 /// A file (or block device) written at offsets, aligned parts directly.
+/// Writes at different offsets may run from several threads at once.
 pub struct DirectFile {
     file: File,
     direct: Option<File>,
+    /// Set when the file system refused a direct write.
+    refused: AtomicBool,
 }
 
 impl DirectFile {
@@ -92,12 +96,16 @@ impl DirectFile {
                 .open(format!("/proc/self/fd/{}", file.as_raw_fd()))
                 .ok()
         };
-        DirectFile { file, direct }
+        DirectFile {
+            file,
+            direct,
+            refused: AtomicBool::new(false),
+        }
     }
 
     /// Whether aligned writes bypass the page cache.
     pub fn is_direct(&self) -> bool {
-        self.direct.is_some()
+        self.direct.is_some() && !self.refused.load(Ordering::Relaxed)
     }
 
     /// The ordinary descriptor (for reads, sizing and syncing).
@@ -108,8 +116,8 @@ impl DirectFile {
     /// Writes all of `buf` at `offset`: the part whose address and offset
     /// are both [`ALIGN`]ed (and whose length is a multiple of it) directly,
     /// the rest through the page cache.
-    pub fn write_all_at(&mut self, buf: &[u8], offset: u64) -> io::Result<()> {
-        let Some(direct) = &self.direct else {
+    pub fn write_all_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
+        let Some(direct) = self.direct.as_ref().filter(|_| self.is_direct()) else {
             return self.file.write_all_at(buf, offset);
         };
         let head = ((ALIGN as u64 - offset % ALIGN as u64) % ALIGN as u64) as usize;
@@ -136,7 +144,7 @@ impl DirectFile {
                 Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
                     // This file system takes O_DIRECT opens but not these
                     // writes: no more direct writes.
-                    self.direct = None;
+                    self.refused.store(true, Ordering::Relaxed);
                     break;
                 }
                 Err(e) => return Err(e),
@@ -176,7 +184,7 @@ mod tests {
             *b = (i * 7 % 251) as u8;
         }
         let mut expected = vec![0u8; 12 * ALIGN];
-        let mut f = DirectFile::new(File::create(&path).unwrap());
+        let f = DirectFile::new(File::create(&path).unwrap());
         // Aligned, unaligned start, unaligned address, short, long.
         for (from, to, at) in [
             (0, 2 * ALIGN, 0u64),

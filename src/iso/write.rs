@@ -86,33 +86,114 @@ pub type Written = (Option<[u8; 32]>, u64);
 /// with one direct write.
 const WINDOW: usize = 4 << 20;
 
+/// Windows in flight: one being filled, the others being written.
+const WINDOWS: usize = 4;
+/// Direct writes in progress at once: two keep the device busy while the
+/// next is prepared.
+const IO_THREADS: usize = 2;
+
+/// A full window for an I/O thread: the buffer, bytes to write, offset.
+type IoJob = (AlignedBuf, usize, u64);
+
 /// The writer thread's side: the window being filled and where it starts.
+/// Full windows go to I/O threads, which write them directly and hand the
+/// buffers back.
 struct Out {
-    file: DirectFile,
     path: PathBuf,
+    file: Arc<DirectFile>,
     window: AlignedBuf,
     /// Image offset of `window[0]`, a multiple of WINDOW.
     start: u64,
     /// Bytes of the window filled (the image position is `start + fill`).
     fill: usize,
+    io_tx: Option<SyncSender<IoJob>>,
+    free_rx: Receiver<AlignedBuf>,
+    io_threads: Vec<JoinHandle<()>>,
+    /// The first error of an I/O thread.
+    failed: Arc<Mutex<Option<io::Error>>>,
 }
 
 impl Out {
-    fn ctx(&self) -> String {
-        format!("writing {}", self.path.display())
+    fn new(file: File, path: PathBuf) -> Result<Out> {
+        let file = Arc::new(DirectFile::new(file));
+        let (io_tx, io_rx) = sync_channel::<IoJob>(WINDOWS);
+        let io_rx = Arc::new(Mutex::new(io_rx));
+        let (free_tx, free_rx) = sync_channel::<AlignedBuf>(WINDOWS);
+        for _ in 1..WINDOWS {
+            let _ = free_tx.send(AlignedBuf::zeroed(WINDOW));
+        }
+        let failed = Arc::new(Mutex::new(None));
+        let mut io_threads = Vec::new();
+        for i in 0..IO_THREADS {
+            let (file, rx, free, failed) =
+                (file.clone(), io_rx.clone(), free_tx.clone(), failed.clone());
+            let t = std::thread::Builder::new()
+                .name(format!("iso-io-{i}"))
+                .spawn(move || loop {
+                    let job = match rx.lock() {
+                        Ok(r) => r.recv(),
+                        Err(_) => return,
+                    };
+                    let Ok((buf, n, at)) = job else { return };
+                    if let Err(e) = file.write_all_at(&buf[..n], at) {
+                        if let Ok(mut f) = failed.lock() {
+                            f.get_or_insert(e);
+                        }
+                        return;
+                    }
+                    if free.send(buf).is_err() {
+                        return;
+                    }
+                })
+                .context("starting an I/O thread")?;
+            io_threads.push(t);
+        }
+        Ok(Out {
+            path,
+            file,
+            window: AlignedBuf::zeroed(WINDOW),
+            start: 0,
+            fill: 0,
+            io_tx: Some(io_tx),
+            free_rx,
+            io_threads,
+            failed,
+        })
     }
 
-    /// Writes the filled part of the window (rounded up to a whole number
-    /// of blocks; the file is cut to size at the end) unless it is all
-    /// zeros: the file is new, so skipping leaves a hole that reads as zeros.
+    /// The error that stopped an I/O thread, as the writer's error.
+    fn io_error(&self) -> Result<()> {
+        match self.failed.lock().ok().and_then(|mut f| f.take()) {
+            Some(e) => Err(e).with_context(|| format!("writing {}", self.path.display())),
+            None => Ok(()),
+        }
+    }
+
+    fn stopped(&self) -> anyhow::Error {
+        match self.io_error() {
+            Err(e) => e,
+            Ok(()) => anyhow::anyhow!("writing {}: the I/O threads stopped", self.path.display()),
+        }
+    }
+
+    /// Hands the filled part of the window (rounded up to a whole number
+    /// of blocks; the file is cut to size at the end) to an I/O thread,
+    /// unless it is all zeros: the file is new, so skipping leaves a hole
+    /// that reads as zeros.
     fn flush(&mut self) -> Result<()> {
+        self.io_error()?;
         let n = self.fill.div_ceil(ALIGN) * ALIGN;
         self.window[self.fill..n].fill(0);
         if !is_zero(&self.window[..n]) {
-            let ctx = self.ctx();
-            self.file
-                .write_all_at(&self.window[..n], self.start)
-                .context(ctx)?;
+            let next = self.free_rx.recv().map_err(|_| self.stopped())?;
+            let full = std::mem::replace(&mut self.window, next);
+            let sent = self
+                .io_tx
+                .as_ref()
+                .map(|tx| tx.send((full, n, self.start)).is_ok());
+            if sent != Some(true) {
+                return Err(self.stopped());
+            }
         }
         self.start += WINDOW as u64;
         self.fill = 0;
@@ -152,15 +233,33 @@ impl Out {
         Ok(())
     }
 
+    /// Writes the last window, waits for the I/O threads, cuts the file to
+    /// size and syncs it; returns the size.
     fn finish(mut self) -> Result<u64> {
         let end = self.start + self.fill as u64;
         if self.fill > 0 {
             self.flush()?;
         }
-        let ctx = self.ctx();
+        self.join();
+        self.io_error()?;
         let f = self.file.file();
-        f.set_len(end).and_then(|_| f.sync_all()).context(ctx)?;
+        f.set_len(end)
+            .and_then(|_| f.sync_all())
+            .with_context(|| format!("writing {}", self.path.display()))?;
         Ok(end)
+    }
+
+    fn join(&mut self) {
+        self.io_tx = None;
+        for t in self.io_threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Out {
+    fn drop(&mut self) {
+        self.join();
     }
 }
 
@@ -172,13 +271,7 @@ fn writer(
     hash_image: bool,
 ) -> Result<Written> {
     let mut hasher = hash_image.then(Sha256::new);
-    let mut out = Out {
-        file: DirectFile::new(file),
-        path,
-        window: AlignedBuf::zeroed(WINDOW),
-        start: 0,
-        fill: 0,
-    };
+    let mut out = Out::new(file, path)?;
     for msg in rx {
         match msg {
             Msg::Bytes(b) => {
@@ -357,72 +450,154 @@ fn fill(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     Ok(n)
 }
 
-/// Copies `size` bytes of `r` into the sink and returns their SHA-256;
-/// fails when the source is shorter or longer than planned. Files larger
-/// than one buffer are hashed on a second thread while this one reads and
-/// the writer thread hashes the image and writes.
+/// What the reading thread hands a file hasher.
+enum HashMsg {
+    Data(Arc<Vec<u8>>),
+    /// The file ends; send its digest under this id.
+    End(usize),
+}
+
+/// Threads that hash file contents while the reading thread moves on:
+/// each file goes whole to one of them, in turn, so small files are
+/// hashed side by side and a large one never holds up reading.
+struct FileHashers {
+    txs: Vec<SyncSender<HashMsg>>,
+    results: Receiver<(usize, [u8; 32])>,
+    threads: Vec<JoinHandle<()>>,
+    next: usize,
+    pending: usize,
+}
+
+impl FileHashers {
+    fn new(pool: &Pool) -> Result<FileHashers> {
+        let n = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .clamp(1, 4);
+        let (rtx, results) = std::sync::mpsc::channel();
+        let mut txs = Vec::new();
+        let mut threads = Vec::new();
+        for i in 0..n {
+            let (tx, rx) = sync_channel::<HashMsg>(2 * QUEUE);
+            let rtx = rtx.clone();
+            let pool = pool.clone();
+            let t = std::thread::Builder::new()
+                .name(format!("iso-hash-{i}"))
+                .spawn(move || {
+                    let mut h = Sha256::new();
+                    for msg in rx {
+                        match msg {
+                            HashMsg::Data(chunk) => {
+                                h.update(&chunk[..]);
+                                pool.put(chunk);
+                            }
+                            HashMsg::End(id) => {
+                                let d = std::mem::take(&mut h).finalize().into();
+                                if rtx.send((id, d)).is_err() {
+                                    return;
+                                }
+                            }
+                        }
+                    }
+                })
+                .context("starting a hashing thread")?;
+            txs.push(tx);
+            threads.push(t);
+        }
+        Ok(FileHashers {
+            txs,
+            results,
+            threads,
+            next: 0,
+            pending: 0,
+        })
+    }
+
+    /// The hasher for the next file.
+    fn begin(&mut self) -> usize {
+        self.next = (self.next + 1) % self.txs.len();
+        self.next
+    }
+
+    fn send(&self, w: usize, msg: HashMsg) -> Result<()> {
+        self.txs[w]
+            .send(msg)
+            .map_err(|_| anyhow::anyhow!("a hashing thread stopped"))
+    }
+
+    fn end(&mut self, w: usize, id: usize) -> Result<()> {
+        self.send(w, HashMsg::End(id))?;
+        self.pending += 1;
+        Ok(())
+    }
+
+    /// Digests ready so far; with `wait`, every digest still owed.
+    fn ready(&mut self, wait: bool) -> Result<Vec<(usize, [u8; 32])>> {
+        let mut out = Vec::new();
+        while self.pending > 0 {
+            let r = if wait {
+                self.results
+                    .recv()
+                    .map_err(|_| anyhow::anyhow!("a hashing thread stopped"))?
+            } else {
+                match self.results.try_recv() {
+                    Ok(r) => r,
+                    Err(_) => break,
+                }
+            };
+            self.pending -= 1;
+            out.push(r);
+        }
+        Ok(out)
+    }
+}
+
+impl Drop for FileHashers {
+    fn drop(&mut self) {
+        self.txs.clear();
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Copies `size` bytes of `r` into the sink, handing them to hasher `w`
+/// too; fails when the source is shorter or longer than planned.
 fn copy_data(
     sink: &mut Sink,
     mut r: impl Read,
     size: u64,
     progress: &Progress,
-) -> Result<[u8; 32]> {
+    hashers: &FileHashers,
+    w: usize,
+) -> Result<()> {
     let pool = sink.pool.clone();
-    let big = size > BUF_SIZE as u64;
-    let (htx, hrx) = sync_channel::<Arc<Vec<u8>>>(QUEUE);
-    let hpool = pool.clone();
-    let hasher = big.then(|| {
-        std::thread::spawn(move || {
-            let mut h = Sha256::new();
-            for chunk in hrx {
-                h.update(&chunk[..]);
-                hpool.put(chunk);
-            }
-            <[u8; 32]>::from(h.finalize())
-        })
-    });
-    let mut inline = Sha256::new();
     let mut done = 0u64;
-    let result = (|| -> Result<()> {
-        loop {
-            cancel::check()?;
-            let mut buf = pool.get();
-            let n = fill(&mut r, &mut buf)?;
-            if n == 0 {
-                return Ok(());
-            }
-            done += n as u64;
-            if done > size {
-                return Err(SourceChanged {
-                    expected: size,
-                    got: done,
-                    how: "grew".into(),
-                }
-                .into());
-            }
-            buf.truncate(n);
-            let chunk = Arc::new(buf);
-            if big {
-                htx.send(chunk.clone())
-                    .map_err(|_| anyhow::anyhow!("the hashing thread stopped"))?;
-            } else {
-                inline.update(&chunk[..]);
-            }
-            sink.put_data(chunk)?;
-            progress.inc(n as u64);
-            if n < BUF_SIZE {
-                return Ok(());
-            }
+    loop {
+        cancel::check()?;
+        let mut buf = pool.get();
+        let n = fill(&mut r, &mut buf)?;
+        if n == 0 {
+            break;
         }
-    })();
-    drop(htx);
-    let hash = match hasher {
-        Some(t) => t
-            .join()
-            .map_err(|_| anyhow::anyhow!("the hashing thread panicked"))?,
-        None => inline.finalize().into(),
-    };
-    result?;
+        done += n as u64;
+        if done > size {
+            return Err(SourceChanged {
+                expected: size,
+                got: done,
+                how: "grew".into(),
+            }
+            .into());
+        }
+        buf.truncate(n);
+        let chunk = Arc::new(buf);
+        hashers.send(w, HashMsg::Data(chunk.clone()))?;
+        sink.put_data(chunk)?;
+        progress.inc(n as u64);
+        if n < BUF_SIZE {
+            break;
+        }
+    }
     if done != size {
         return Err(SourceChanged {
             expected: size,
@@ -433,11 +608,12 @@ fn copy_data(
     }
     let pad = (SECTOR as u64 - size % SECTOR as u64) % SECTOR as u64;
     sink.zeros(pad)?;
-    Ok(hash)
+    Ok(())
 }
 
 /// Writes parts `from..` of `layout` until part `stop` (exclusive), reading
-/// file data from `sources`.
+/// file data from `sources`; every content copied is reported to
+/// `sources.copied` with its SHA-256 before this returns.
 pub fn write_parts(
     layout: &Layout,
     mut sink: Sink,
@@ -446,6 +622,7 @@ pub fn write_parts(
     sources: &dyn Sources,
     progress: &Progress,
 ) -> Result<Suspended> {
+    let mut hashers = FileHashers::new(&sink.pool)?;
     for (i, &(sector, part)) in layout.parts().iter().enumerate().take(stop).skip(from) {
         cancel::check()?;
         debug_assert_eq!(
@@ -458,12 +635,19 @@ pub fn write_parts(
             Part::Data(b) => {
                 let blob = &layout.blobs()[b];
                 let r = sources.open(blob.source)?;
-                let h = copy_data(&mut sink, r, blob.size, progress)
+                let w = hashers.begin();
+                copy_data(&mut sink, r, blob.size, progress, &hashers, w)
                     .with_context(|| format!("copying {}", sources.describe(blob.source)))?;
-                sources.copied(blob.source, h)?;
+                hashers.end(w, blob.source)?;
+                for (source, h) in hashers.ready(false)? {
+                    sources.copied(source, h)?;
+                }
             }
             other => sink.put(&layout.render(other))?,
         }
+    }
+    for (source, h) in hashers.ready(true)? {
+        sources.copied(source, h)?;
     }
     Ok(Suspended { sink, next: stop })
 }
