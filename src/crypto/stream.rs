@@ -145,13 +145,88 @@ fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
     Ok(n)
 }
 
-/// A reader of ciphertext: reads plaintext from `inner` and encrypts it on a
-/// second thread, so encryption overlaps the writer's I/O and hashing.
+/// Chunks read and encrypted together (1 MiB of plaintext).
+const BATCH: usize = 16;
+
+type Batch = io::Result<Vec<u8>>;
+
+/// Encrypts, in place, a batch laid out by [`read_batch`] whose first
+/// chunk is chunk `first` of `chunks`: each chunk's plaintext followed by
+/// room for its tag.
+fn seal_batch(
+    cipher: &Aes256Gcm,
+    prefix: &[u8; 7],
+    ad: &[u8],
+    first: u64,
+    chunks: u64,
+    buf: &mut [u8],
+) {
+    let mut at = 0;
+    let mut i = first;
+    // An empty file is one empty chunk: just a tag.
+    while at < buf.len() {
+        let len = (buf.len() - at - TAG).min(CHUNK);
+        let n = nonce(prefix, i, i + 1 == chunks);
+        let (piece, rest) = buf[at..].split_at_mut(len);
+        let tag: Tag = cipher
+            .encrypt_in_place_detached(Nonce::from_slice(&n), ad, piece)
+            .expect("a 64 KiB chunk always encrypts");
+        rest[..TAG].copy_from_slice(&tag);
+        at += len + TAG;
+        i += 1;
+    }
+}
+
+/// Reads the plaintext of batch `b` (of `batches`) of a file of `plain_len`
+/// bytes into a buffer that leaves room for each chunk's tag after it, and
+/// after the last batch checks that the source ends there.
+fn read_batch(inner: &mut dyn Read, b: u64, batches: u64, plain_len: u64) -> io::Result<Vec<u8>> {
+    let size = (BATCH * CHUNK) as u64;
+    let want = (plain_len - b * size).min(size);
+    let pieces = want.div_ceil(CHUNK as u64).max(1);
+    let mut buf = Vec::with_capacity(want as usize + pieces as usize * TAG);
+    let mut left = want;
+    for _ in 0..pieces {
+        let len = left.min(CHUNK as u64);
+        let before = buf.len();
+        inner.take(len).read_to_end(&mut buf)?;
+        let got = (buf.len() - before) as u64;
+        if got < len {
+            return Err(io::Error::other(crate::io::SourceChanged {
+                expected: plain_len,
+                got: b * size + (want - left) + got,
+                how: "shrank".into(),
+            }));
+        }
+        buf.extend_from_slice(&[0u8; TAG]);
+        left -= len;
+    }
+    if b + 1 == batches {
+        let mut probe = [0u8; 1];
+        if read_full(inner, &mut probe)? > 0 {
+            return Err(io::Error::other(crate::io::SourceChanged {
+                expected: plain_len,
+                got: plain_len + 1,
+                how: "grew".into(),
+            }));
+        }
+    }
+    Ok(buf)
+}
+
+/// A reader of ciphertext: reads plaintext from `inner` and encrypts it on
+/// other threads, so encryption overlaps the writer's I/O and hashing. A
+/// file of more than one batch is read on one thread and encrypted on two,
+/// batches alternating (chunks are independent); the reader takes the
+/// results back in order.
 pub struct EncryptReader {
-    rx: Receiver<io::Result<Vec<u8>>>,
+    /// Encrypted batches, from each worker in turn.
+    rxs: Vec<Receiver<Batch>>,
+    next: u64,
+    batches: u64,
     cur: Vec<u8>,
     pos: usize,
-    worker: Option<JoinHandle<()>>,
+    workers: Vec<JoinHandle<()>>,
 }
 
 impl EncryptReader {
@@ -162,70 +237,67 @@ impl EncryptReader {
         path: &str,
         plain_len: u64,
     ) -> EncryptReader {
-        let (tx, rx) = sync_channel::<io::Result<Vec<u8>>>(8);
         let key = file_key(media_key, &params.salt);
+        let cipher = Aes256Gcm::new_from_slice(key.as_ref()).expect("32-byte key");
+        drop(key);
         let header = params.header();
         let ad = aad(&header, path);
-        let worker = std::thread::spawn(move || {
-            let cipher = Aes256Gcm::new_from_slice(key.as_ref()).expect("32-byte key");
-            drop(key);
-            if tx.send(Ok(header.to_vec())).is_err() {
-                return;
+        let chunks = plain_len.div_ceil(CHUNK as u64).max(1);
+        let batches = plain_len.div_ceil((BATCH * CHUNK) as u64).max(1);
+        let prefix = params.prefix;
+        let mut rxs = Vec::new();
+        let mut workers = Vec::new();
+        if batches == 1 {
+            // One thread reads and encrypts.
+            let (tx, rx) = sync_channel::<Batch>(1);
+            workers.push(std::thread::spawn(move || {
+                let r = read_batch(&mut *inner, 0, 1, plain_len).map(|mut b| {
+                    seal_batch(&cipher, &prefix, &ad, 0, chunks, &mut b);
+                    b
+                });
+                let _ = tx.send(r);
+            }));
+            rxs.push(rx);
+        } else {
+            // One thread reads; two encrypt alternate batches.
+            let mut feeds = Vec::new();
+            for _ in 0..2 {
+                let (ftx, frx) = sync_channel::<(u64, Batch)>(2);
+                let (tx, rx) = sync_channel::<Batch>(2);
+                let (cipher, ad) = (cipher.clone(), ad.clone());
+                workers.push(std::thread::spawn(move || {
+                    for (b, plain) in frx {
+                        let first = b * BATCH as u64;
+                        let r = plain.map(|mut b| {
+                            seal_batch(&cipher, &prefix, &ad, first, chunks, &mut b);
+                            b
+                        });
+                        let failed = r.is_err();
+                        if tx.send(r).is_err() || failed {
+                            return;
+                        }
+                    }
+                }));
+                feeds.push(ftx);
+                rxs.push(rx);
             }
-            let chunks = plain_len.div_ceil(CHUNK as u64).max(1);
-            for i in 0..chunks {
-                let want = (plain_len - i * CHUNK as u64).min(CHUNK as u64) as usize;
-                let mut buf = Vec::with_capacity(want + TAG);
-                buf.resize(want, 0);
-                let got = match read_full(&mut *inner, &mut buf) {
-                    Ok(n) => n,
-                    Err(e) => {
-                        let _ = tx.send(Err(e));
+            workers.push(std::thread::spawn(move || {
+                for b in 0..batches {
+                    let r = read_batch(&mut *inner, b, batches, plain_len);
+                    let failed = r.is_err();
+                    if feeds[(b % 2) as usize].send((b, r)).is_err() || failed {
                         return;
                     }
-                };
-                if got < want {
-                    let _ = tx.send(Err(io::Error::other(crate::io::SourceChanged {
-                        expected: plain_len,
-                        got: i * CHUNK as u64 + got as u64,
-                        how: "shrank".into(),
-                    })));
-                    return;
                 }
-                let last = i + 1 == chunks;
-                if last {
-                    let mut probe = [0u8; 1];
-                    match read_full(&mut *inner, &mut probe) {
-                        Ok(0) => {}
-                        Ok(_) => {
-                            let _ = tx.send(Err(io::Error::other(crate::io::SourceChanged {
-                                expected: plain_len,
-                                got: plain_len + 1,
-                                how: "grew".into(),
-                            })));
-                            return;
-                        }
-                        Err(e) => {
-                            let _ = tx.send(Err(e));
-                            return;
-                        }
-                    }
-                }
-                let n = nonce(&params.prefix, i, last);
-                let tag: Tag = cipher
-                    .encrypt_in_place_detached(Nonce::from_slice(&n), &ad, &mut buf)
-                    .expect("a 64 KiB chunk always encrypts");
-                buf.extend_from_slice(&tag);
-                if tx.send(Ok(buf)).is_err() {
-                    return;
-                }
-            }
-        });
+            }));
+        }
         EncryptReader {
-            rx,
-            cur: Vec::new(),
+            rxs,
+            next: 0,
+            batches,
+            cur: header.to_vec(),
             pos: 0,
-            worker: Some(worker),
+            workers,
         }
     }
 }
@@ -233,20 +305,23 @@ impl EncryptReader {
 impl Read for EncryptReader {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
         while self.pos == self.cur.len() {
-            match self.rx.recv() {
+            if self.next == self.batches {
+                for w in self.workers.drain(..) {
+                    if w.join().is_err() {
+                        return Err(io::Error::other("an encryption thread failed"));
+                    }
+                }
+                return Ok(0);
+            }
+            let rx = &self.rxs[(self.next % self.rxs.len() as u64) as usize];
+            match rx.recv() {
                 Ok(Ok(v)) => {
                     self.cur = v;
                     self.pos = 0;
+                    self.next += 1;
                 }
                 Ok(Err(e)) => return Err(e),
-                Err(_) => {
-                    if let Some(w) = self.worker.take() {
-                        if w.join().is_err() {
-                            return Err(io::Error::other("the encryption thread failed"));
-                        }
-                    }
-                    return Ok(0);
-                }
+                Err(_) => return Err(io::Error::other("an encryption thread stopped")),
             }
         }
         let n = out.len().min(self.cur.len() - self.pos);
@@ -344,6 +419,48 @@ mod tests {
     }
 
     #[test]
+    fn two_threads_give_the_bytes_of_one() {
+        let p = FileParams::random();
+        let n = 4 * BATCH * CHUNK + 1000;
+        let data: Vec<u8> = (0..n).map(|i| (i * 7 % 253) as u8).collect();
+        let ct = enc(&data, "a/b", p);
+        let cipher = Aes256Gcm::new_from_slice(file_key(&key(), &p.salt).as_ref()).unwrap();
+        let header = p.header();
+        let chunks = (n as u64).div_ceil(CHUNK as u64);
+        let mut one = Vec::new();
+        for piece in data.chunks(CHUNK) {
+            one.extend_from_slice(piece);
+            one.extend_from_slice(&[0u8; TAG]);
+        }
+        seal_batch(
+            &cipher,
+            &p.prefix,
+            &aad(&header, "a/b"),
+            0,
+            chunks,
+            &mut one,
+        );
+        assert!(ct[..HEADER_LEN as usize] == header[..]);
+        assert!(ct[HEADER_LEN as usize..] == one[..]);
+    }
+
+    #[test]
+    fn a_source_of_several_batches_that_changes_is_an_error() {
+        let n = 3 * BATCH * CHUNK;
+        for (have, how) in [(n - 10, "shrank"), (n + 1, "grew")] {
+            let mut r = EncryptReader::new(
+                Box::new(io::Cursor::new(vec![1u8; have])),
+                &key(),
+                FileParams::random(),
+                "x",
+                n as u64,
+            );
+            let e = r.read_to_end(&mut Vec::new()).unwrap_err();
+            assert!(e.to_string().contains(how), "{e}");
+        }
+    }
+
+    #[test]
     fn round_trips_at_chunk_edges() {
         let p = FileParams::random();
         for n in [
@@ -354,6 +471,10 @@ mod tests {
             CHUNK + 1,
             3 * CHUNK,
             3 * CHUNK + 17,
+            // Several batches, encrypted on two threads.
+            BATCH * CHUNK,
+            BATCH * CHUNK + 1,
+            3 * BATCH * CHUNK + 5 * CHUNK + 3,
         ] {
             let data: Vec<u8> = (0..n).map(|i| (i * 31 % 251) as u8).collect();
             let ct = enc(&data, "SMS/PKG/A/x.bin", p);
