@@ -65,6 +65,16 @@ fn create(profile: &Path, out: &Path, env: &[(&str, &str)]) -> Value {
     serde_json::from_slice(&o.stdout).expect("--json prints JSON")
 }
 
+/// The volume files a `create --json` report lists.
+fn volumes_of(report: &Value) -> Vec<PathBuf> {
+    report["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| PathBuf::from(v.as_str().unwrap()))
+        .collect()
+}
+
 /// Adds a package `id` whose source is `dir`.
 fn add_package(v: &mut Value, id: &str, dir: &Path) {
     let pkgs = v
@@ -462,12 +472,7 @@ fn content_larger_than_a_cd_becomes_a_volume_set() {
 
     let out = tmp.path().join("media.iso");
     let r = create(&p, &out, &[]);
-    let vols: Vec<PathBuf> = r["volumes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| PathBuf::from(v.as_str().unwrap()))
-        .collect();
+    let vols = volumes_of(&r);
     assert_eq!(vols.len(), 3);
     assert!(
         !out.exists(),
@@ -621,12 +626,7 @@ fn a_wim_larger_than_a_volume_is_split_on_password_protected_sets_too() {
             .arg(&out),
     );
     let r: Value = serde_json::from_slice(&o.stdout).unwrap();
-    let vols: Vec<PathBuf> = r["volumes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| PathBuf::from(v.as_str().unwrap()))
-        .collect();
+    let vols = volumes_of(&r);
     assert!(vols.len() >= 2, "{r}");
     for v in &vols {
         assert!(
