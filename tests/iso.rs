@@ -119,20 +119,7 @@ fn manifest_of(dir: &Path) -> Value {
 /// Every file in `dir` matches the manifest, and the manifest lists every file.
 fn check_against_manifest(dir: &Path, what: &str) {
     let m = manifest_of(dir);
-    let listed: BTreeMap<String, (u64, String)> = m["files"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| {
-            (
-                f["path"].as_str().unwrap().to_string(),
-                (
-                    f["size"].as_u64().unwrap(),
-                    f["sha256"].as_str().unwrap().to_string(),
-                ),
-            )
-        })
-        .collect();
+    let listed = manifest_listing(&m);
     let on_disk: BTreeMap<String, PathBuf> = files_under(dir)
         .into_iter()
         .filter(|(r, _)| r != "SMS/data/tsmedia-manifest.json")
@@ -881,13 +868,17 @@ fn a_failed_or_interrupted_build_leaves_no_output() {
     });
     let outdir = tmp.path().join("out");
     std::fs::create_dir(&outdir).unwrap();
+    let start_build = |out: PathBuf| {
+        let mut c = tsmedia();
+        c.args(["-q", "create", "--format", "iso", "--profile"])
+            .arg(&p)
+            .arg("--output")
+            .arg(out);
+        c
+    };
 
     // A source that shrinks while it is copied.
-    let mut child = tsmedia()
-        .args(["-q", "create", "--format", "iso", "--profile"])
-        .arg(&p)
-        .arg("--output")
-        .arg(outdir.join("m.iso"))
+    let mut child = start_build(outdir.join("m.iso"))
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -906,11 +897,7 @@ fn a_failed_or_interrupted_build_leaves_no_output() {
 
     // An interrupt (Ctrl-C).
     sparse(&big, 3000 * MIB, "BIG");
-    let mut child = tsmedia()
-        .args(["-q", "create", "--format", "iso", "--profile"])
-        .arg(&p)
-        .arg("--output")
-        .arg(outdir.join("m.iso"))
+    let mut child = start_build(outdir.join("m.iso"))
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -923,13 +910,7 @@ fn a_failed_or_interrupted_build_leaves_no_output() {
     no_output_left(&outdir);
 
     // An output folder that does not exist: refused before anything is made.
-    let o = tsmedia()
-        .args(["-q", "create", "--format", "iso", "--profile"])
-        .arg(&p)
-        .arg("--output")
-        .arg(outdir.join("missing/m.iso"))
-        .output()
-        .unwrap();
+    let o = start_build(outdir.join("missing/m.iso")).output().unwrap();
     assert_eq!(o.status.code(), Some(2));
     no_output_left(&outdir);
 }

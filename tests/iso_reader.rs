@@ -22,25 +22,6 @@ const EFISYS: &str = "efi/microsoft/boot/efisys.bin";
 const ETFSBOOT: &str = "boot/etfsboot.com";
 const UNICODE_NAME: &str = "Überprüfung – Ünïcode.txt";
 
-/// Deterministic bytes that differ per seed.
-fn pattern(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
-}
-
-fn put(root: &Path, rel: &str, bytes: &[u8]) {
-    let p = root.join(rel);
-    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-    std::fs::write(p, bytes).unwrap();
-}
-
 fn long_name(len: usize, ext: &str) -> String {
     let stem: String = "long-name-".repeat(len / 10 + 1);
     format!("{}{ext}", &stem[..len - ext.len()])
@@ -54,8 +35,8 @@ fn long_dir_name(len: usize) -> String {
 /// levels of directories, empty and identical files. `efisys` sets the size
 /// of the EFI boot image.
 fn make_tree(root: &Path, efisys: usize) {
-    put(root, ETFSBOOT, &pattern(1, 4096));
-    put(root, EFISYS, &pattern(2, efisys));
+    put(root, ETFSBOOT, &noise(1, 4096));
+    put(root, EFISYS, &noise(2, efisys));
     put(root, UNICODE_NAME, "Ünïcode\n".as_bytes());
     put(root, &long_name(200, ".txt"), b"two hundred characters\n");
     put(
@@ -68,9 +49,9 @@ fn make_tree(root: &Path, efisys: usize) {
     put(root, "empty.txt", b"");
     put(root, &format!("{}.txt", "empty-".repeat(30)), b"");
     put(root, "dir with spaces/Mixed Case.TXT", b"mixed\n");
-    put(root, "sources/install.wim", &pattern(3, 3 * 2048 + 17));
-    put(root, "dup-a.bin", &pattern(4, 10_000));
-    put(root, "dup-b.bin", &pattern(4, 10_000));
+    put(root, "sources/install.wim", &noise(3, 3 * 2048 + 17));
+    put(root, "dup-a.bin", &noise(4, 10_000));
+    put(root, "dup-b.bin", &noise(4, 10_000));
     put(root, "Ordner/Übergröße/Datei.txt", "ä ö ü\n".as_bytes());
 }
 
@@ -952,7 +933,7 @@ fn volume_sets_combine_images() {
         put(
             &tree,
             &format!("part{v}/data.bin"),
-            &pattern(10 + u64::from(v), 5000),
+            &noise(10 + u64::from(v), 5000),
         );
         put(
             &tree,
@@ -1024,7 +1005,7 @@ fn volume_sets_combine_images() {
         let r = set.open(&format!("part{v}/data.bin")).unwrap();
         assert_eq!(
             sha256_reader(r).unwrap(),
-            hex::encode(Sha256::digest(pattern(10 + v, 5000)))
+            hex::encode(Sha256::digest(noise(10 + v, 5000)))
         );
     }
     let mut text = String::new();

@@ -3,7 +3,6 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
@@ -68,18 +67,7 @@ fn every_media_type_writes_a_folder_matching_its_sources() {
             "{t}: manifest covers every file"
         );
         assert_eq!(report["files"].as_u64().unwrap() as usize, on_disk.len());
-        let listed: BTreeMap<String, (u64, String)> = files
-            .iter()
-            .map(|f| {
-                (
-                    f["path"].as_str().unwrap().to_string(),
-                    (
-                        f["size"].as_u64().unwrap(),
-                        f["sha256"].as_str().unwrap().to_string(),
-                    ),
-                )
-            })
-            .collect();
+        let listed = manifest_listing(&m);
         for (rel, abs) in &on_disk {
             if rel == "SMS/data/tsmedia-manifest.json" {
                 continue;

@@ -1,11 +1,14 @@
 //! Integration tests of `tsmedia::wim`, against WIMs made by Debian's
 //! `wimlib-imagex` (package `wimtools`), which also checks our output.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use common::{noise, put};
 use sha2::{Digest, Sha256};
 use tsmedia::wim::{self, Wim, WimError};
 
@@ -52,25 +55,6 @@ fn imagex_ok(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// Deterministic incompressible bytes (xorshift).
-fn noise(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
-}
-
-fn write(root: &Path, rel: &str, data: &[u8]) {
-    let p = root.join(rel);
-    fs::create_dir_all(p.parent().unwrap()).unwrap();
-    fs::write(p, data).unwrap();
-}
-
 /// Files of the first image: path -> content.
 fn tree1() -> BTreeMap<&'static str, Vec<u8>> {
     let mut m = BTreeMap::new();
@@ -98,13 +82,13 @@ fn fixture() -> Fixture {
     let dir = tmp.path().to_path_buf();
     let src1 = dir.join("src1");
     for (rel, data) in tree1() {
-        write(&src1, rel, &data);
+        put(&src1, rel, &data);
     }
     fs::create_dir_all(src1.join("Users/Public")).unwrap();
     std::os::unix::fs::symlink("Windows/Boot", src1.join("BootLink")).unwrap();
     let src2 = dir.join("src2");
-    write(&src2, "Only/In/Second.txt", b"second image");
-    write(&src2, "big.bin", &noise(2, 40_000));
+    put(&src2, "Only/In/Second.txt", b"second image");
+    put(&src2, "big.bin", &noise(2, 40_000));
 
     let wim = dir.join("test.wim");
     let w = wim.to_str().unwrap();
@@ -352,8 +336,8 @@ fn extract_files_flat_with_collisions() {
     // A requested file named like a collision folder pushes that folder aside.
     let dest2 = f.dir.join("out2");
     let src2 = f.dir.join("src3");
-    write(&src2, "a/_2", b"file named _2");
-    write(&src2, "b/_2", b"another _2");
+    put(&src2, "a/_2", b"file named _2");
+    put(&src2, "b/_2", b"another _2");
     let w2path = f.dir.join("three.wim");
     imagex_ok(&[
         "capture",
@@ -532,7 +516,7 @@ fn verify_detects_damage() {
     require_imagex!();
     let f = fixture();
     let src = f.dir.join("src4");
-    write(&src, "data.bin", &noise(9, 100_000));
+    put(&src, "data.bin", &noise(9, 100_000));
     let good = f.dir.join("good.wim");
     imagex_ok(&[
         "capture",
@@ -558,7 +542,7 @@ fn split_into_parts() {
     let dir = tmp.path();
     let src = dir.join("src");
     for i in 0..8 {
-        write(
+        put(
             &src,
             &format!("Dir{i}/file{i}.bin"),
             &noise(100 + i, 30_000),

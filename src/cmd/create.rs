@@ -55,14 +55,7 @@ pub fn run(g: &Global, a: CreateArgs) -> Result<i32> {
             // which must happen to the plaintext (and renames them in
             // Policy.xml before it is encrypted); the limits are checked,
             // and volumes assigned, again on the ciphertext.
-            let plan = if matches!(
-                format,
-                OutputFormat::UsbImage | OutputFormat::UsbDevice | OutputFormat::Iso
-            ) {
-                crate::plan::limits::apply(plan, format)?
-            } else {
-                plan
-            };
+            let plan = crate::plan::limits::apply(plan, format)?;
             crate::plan::encrypt::apply(plan, pw, KdfParams::DEFAULT)?
         }
         None => plan,

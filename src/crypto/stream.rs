@@ -30,6 +30,7 @@ use sha2::Sha256;
 use zeroize::Zeroizing;
 
 use super::{random, DecryptError, Key};
+use crate::io::read_full;
 
 pub const FILE_MAGIC: &[u8; 8] = b"TSMENC01";
 pub const HEADER_LEN: u64 = 40;
@@ -130,19 +131,6 @@ fn aad(header: &[u8], path: &str) -> Vec<u8> {
     a.extend_from_slice(header);
     a.extend_from_slice(path.as_bytes());
     a
-}
-
-fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match r.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(n)
 }
 
 /// Chunks read and encrypted together (1 MiB of plaintext).

@@ -104,7 +104,7 @@ impl DirectFile {
     }
 
     /// Whether aligned writes bypass the page cache.
-    pub fn is_direct(&self) -> bool {
+    fn is_direct(&self) -> bool {
         self.direct.is_some() && !self.refused.load(Ordering::Relaxed)
     }
 

@@ -14,6 +14,21 @@ pub use progress::Progress;
 /// Buffer size used for every streamed copy.
 pub const BUF_SIZE: usize = 1 << 20;
 
+/// Reads until `buf` is full or the source ends; returns the bytes read
+/// (fewer than `buf.len()` only at the end of the source).
+pub fn read_full<R: Read + ?Sized>(r: &mut R, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
 /// Copies exactly `expected` bytes from `r` to `w`, hashing them. Fails when
 /// the source turns out shorter or longer than planned (it changed during
 /// the build), or when the build is interrupted.

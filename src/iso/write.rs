@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use super::layout::{Layout, Part};
 use super::SECTOR;
 use crate::io::direct::{AlignedBuf, DirectFile, ALIGN};
-use crate::io::{cancel, Progress, SourceChanged, BUF_SIZE};
+use crate::io::{cancel, read_full, Progress, SourceChanged, BUF_SIZE};
 
 /// Metadata is gathered up to this size before it is handed to the writer.
 const META_BUF: usize = 1 << 20;
@@ -24,6 +24,20 @@ const META_BUF: usize = 1 << 20;
 /// bounds the memory in flight to a few MiB whatever the file sizes.
 const QUEUE: usize = 4;
 static ZEROS: [u8; 64 * 1024] = [0u8; 64 * 1024];
+
+/// File data read into a pooled buffer: its first `len` bytes. The buffer
+/// keeps its full size, so reusing it never clears it.
+struct Chunk {
+    buf: Vec<u8>,
+    len: usize,
+}
+
+impl std::ops::Deref for Chunk {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
 
 /// Reusable 1 MiB buffers: a chunk goes to the writer and to the file
 /// hasher; whichever drops it last returns it here.
@@ -50,8 +64,8 @@ impl Pool {
     }
 
     /// Returns the buffer when `chunk` was its last user.
-    fn put(&self, chunk: Arc<Vec<u8>>) {
-        if let Some(v) = Arc::into_inner(chunk) {
+    fn put(&self, chunk: Arc<Chunk>) {
+        if let Some(Chunk { buf: v, .. }) = Arc::into_inner(chunk) {
             let _ = self.tx.try_send(v);
         }
     }
@@ -61,7 +75,7 @@ enum Msg {
     /// Metadata or small pieces, written as they are.
     Bytes(Vec<u8>),
     /// File data: a chunk of zeros becomes a hole.
-    Data(Arc<Vec<u8>>),
+    Data(Arc<Chunk>),
     /// Zero bytes, as a hole.
     Zeros(u64),
 }
@@ -363,7 +377,7 @@ impl Sink {
     }
 
     /// Appends a chunk of file data.
-    fn put_data(&mut self, chunk: Arc<Vec<u8>>) -> Result<()> {
+    fn put_data(&mut self, chunk: Arc<Chunk>) -> Result<()> {
         if chunk.len() < 64 * 1024 {
             let r = self.put(&chunk);
             self.pool.put(chunk);
@@ -436,23 +450,9 @@ pub struct Suspended {
     pub next: usize,
 }
 
-/// Reads up to a whole buffer; fewer bytes only at the end of the source.
-fn fill(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match r.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(n)
-}
-
 /// What the reading thread hands a file hasher.
 enum HashMsg {
-    Data(Arc<Vec<u8>>),
+    Data(Arc<Chunk>),
     /// The file ends; send its digest under this id.
     End(usize),
 }
@@ -576,7 +576,7 @@ fn copy_data(
     loop {
         cancel::check()?;
         let mut buf = pool.get();
-        let n = fill(&mut r, &mut buf)?;
+        let n = read_full(&mut r, &mut buf)?;
         if n == 0 {
             break;
         }
@@ -589,8 +589,7 @@ fn copy_data(
             }
             .into());
         }
-        buf.truncate(n);
-        let chunk = Arc::new(buf);
+        let chunk = Arc::new(Chunk { buf, len: n });
         hashers.send(w, HashMsg::Data(chunk.clone()))?;
         sink.put_data(chunk)?;
         progress.inc(n as u64);

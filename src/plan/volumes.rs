@@ -48,9 +48,9 @@ fn is_wim(e: &Entry) -> bool {
 /// once encrypted, since password-protected media split their WIMs before
 /// encrypting them (the parts are then placed again by their encrypted size).
 fn part_size(room: u64) -> u64 {
-    use crate::crypto::stream::{HEADER_LEN, TAG};
-    let chunks = room.div_ceil(crate::crypto::stream::CHUNK as u64) + 1;
-    room.saturating_sub(HEADER_LEN + chunks * TAG as u64)
+    // The overhead grows with the size, so that of `room` is enough for less.
+    let overhead = crate::crypto::stream::encrypted_size(room) - room;
+    room.saturating_sub(overhead)
 }
 
 fn human(n: u64) -> String {

@@ -234,10 +234,9 @@ pub fn write(plan: &Plan, dest: &Path, opts: &WriteOptions, wopts: &WimOptions) 
     let (output_bytes, output_sha) = if volumes.is_empty() {
         (
             std::fs::metadata(dest)?.len(),
-            match opts.hash_output {
-                true => Some(crate::io::hash::sha256_file(dest)?),
-                false => None,
-            },
+            opts.hash_output
+                .then(|| crate::io::hash::sha256_file(dest))
+                .transpose()?,
         )
     } else {
         (

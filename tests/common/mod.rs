@@ -131,3 +131,43 @@ pub fn scratch(name: &str) -> tempfile::TempDir {
         .tempdir_in(base)
         .unwrap()
 }
+
+/// Deterministic, incompressible bytes (xorshift) that differ per seed.
+pub fn noise(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+/// Writes `bytes` to `root/rel`, creating its folders.
+pub fn put(root: &Path, rel: &str, bytes: &[u8]) {
+    let p = root.join(rel);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, bytes).unwrap();
+}
+
+/// The files a manifest lists: path -> (size, SHA-256).
+pub fn manifest_listing(
+    manifest: &serde_json::Value,
+) -> std::collections::BTreeMap<String, (u64, String)> {
+    manifest["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["path"].as_str().unwrap().to_string(),
+                (
+                    f["size"].as_u64().unwrap(),
+                    f["sha256"].as_str().unwrap().to_string(),
+                ),
+            )
+        })
+        .collect()
+}

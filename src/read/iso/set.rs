@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use super::tree::FileEntry;
 use super::{IsoImage, ReadError};
+use crate::io::read_full;
 use crate::read::{path_key, BootEntry, Medium, MediumFile, Problems, StructureProblem};
 
 /// A volume set: each file comes from one volume. Two kinds are read:
@@ -188,8 +189,8 @@ fn same_content(va: &IsoImage, a: &FileEntry, vb: &IsoImage, b: &FileEntry) -> i
     let mut ba = vec![0u8; 64 * 1024];
     let mut bb = vec![0u8; 64 * 1024];
     loop {
-        let n = crate::read::read_full(&mut *ra, &mut ba)?;
-        let m = crate::read::read_full(&mut *rb, &mut bb)?;
+        let n = read_full(&mut *ra, &mut ba)?;
+        let m = read_full(&mut *rb, &mut bb)?;
         if n != m || ba[..n] != bb[..m] {
             return Ok(false);
         }

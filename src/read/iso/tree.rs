@@ -349,29 +349,23 @@ impl Walk<'_, '_> {
             }
             // A finished multi-extent file, if this record does not continue it.
             if pending.as_ref().is_some_and(|(p, _)| *p != name) {
-                if let Some((pname, f)) = pending.take() {
-                    problems.push(
-                        format!("{what} multi-extent file /{}", f.path),
-                        "a final record (flag bit 7 clear) with the same name",
-                        format!("a record for {name:?}"),
-                    );
-                    if names.insert(&pname, &d.path, what, problems) {
-                        self.tree.files.push(f);
-                    }
-                }
+                self.end_unfinished(
+                    pending.take(),
+                    (&mut names, &d.path, what),
+                    "a final record (flag bit 7 clear) with the same name",
+                    format!("a record for {name:?}"),
+                    problems,
+                );
             }
             let child_link = susp.child_link;
             if rec.is_dir() || child_link.is_some() {
-                if let Some((pname, f)) = pending.take() {
-                    problems.push(
-                        format!("{what} multi-extent file /{}", f.path),
-                        "a final record (flag bit 7 clear)",
-                        "a directory record",
-                    );
-                    if names.insert(&pname, &d.path, what, problems) {
-                        self.tree.files.push(f);
-                    }
-                }
+                self.end_unfinished(
+                    pending.take(),
+                    (&mut names, &d.path, what),
+                    "a final record (flag bit 7 clear)",
+                    "a directory record".into(),
+                    problems,
+                );
                 if !names.insert(&name, &d.path, what, problems) {
                     continue;
                 }
@@ -459,20 +453,42 @@ impl Walk<'_, '_> {
                 }
             }
         }
-        if let Some((pname, f)) = pending.take() {
-            problems.push(
-                format!("{what} multi-extent file /{}", f.path),
-                "a final record (flag bit 7 clear)",
-                "the end of the directory",
-            );
-            if names.insert(&pname, &d.path, what, problems) {
-                self.tree.files.push(f);
-            }
-        }
+        self.end_unfinished(
+            pending.take(),
+            (&mut names, &d.path, what),
+            "a final record (flag bit 7 clear)",
+            "the end of the directory".into(),
+            problems,
+        );
         Ok(())
     }
 
     /// The record's name, and its Rock Ridge entries.
+    /// Keeps a multi-extent file whose final record never came (`found`
+    /// came instead), and reports it. `at` is the directory's name set,
+    /// path and tree name.
+    fn end_unfinished(
+        &mut self,
+        unfinished: Option<(String, FileEntry)>,
+        at: (&mut NameSet, &str, &str),
+        expected: &str,
+        found: String,
+        problems: &mut Problems,
+    ) {
+        let Some((name, f)) = unfinished else {
+            return;
+        };
+        let (names, dir, what) = at;
+        problems.push(
+            format!("{what} multi-extent file /{}", f.path),
+            expected,
+            found,
+        );
+        if names.insert(&name, dir, what, problems) {
+            self.tree.files.push(f);
+        }
+    }
+
     fn name_of(
         &mut self,
         rec: &DirRecord<'_>,
