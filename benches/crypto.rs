@@ -5,7 +5,7 @@
 use std::io::Read;
 use std::time::Instant;
 
-use aes_gcm::aead::{AeadInPlace, KeyInit};
+use aes_gcm::aead::{AeadInOut, KeyInit};
 use aes_gcm::{Aes256Gcm, Nonce};
 use tsmedia::crypto::stream::{EncryptReader, FileParams, CHUNK};
 
@@ -26,7 +26,7 @@ fn main() {
             let mut n = [0u8; 12];
             n[..8].copy_from_slice(&(i as u64).to_be_bytes());
             let _tag = cipher
-                .encrypt_in_place_detached(Nonce::from_slice(&n), b"aad", &mut buf)
+                .encrypt_inout_detached(&Nonce::from(n), b"aad", (&mut buf[..]).into())
                 .unwrap();
         }
         core.push(total as f64 / t.elapsed().as_secs_f64() / 1e9);

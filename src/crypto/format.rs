@@ -129,7 +129,7 @@ impl KeyHeader {
         let c = Aes256Gcm::new_from_slice(kek.as_ref()).expect("32-byte key");
         let ct = c
             .encrypt(
-                Nonce::from_slice(&nonce),
+                &Nonce::from(nonce),
                 Payload {
                     msg: media_key.as_ref(),
                     aad: &aad,
@@ -146,7 +146,7 @@ impl KeyHeader {
         let c = Aes256Gcm::new_from_slice(kek.as_ref()).expect("32-byte key");
         let pt = Zeroizing::new(
             c.decrypt(
-                Nonce::from_slice(&self.nonce),
+                &Nonce::from(self.nonce),
                 Payload {
                     msg: &self.wrapped,
                     aad: &self.body(),

@@ -23,7 +23,7 @@ use std::io::{self, Read, Write};
 use std::sync::mpsc::{sync_channel, Receiver};
 use std::thread::JoinHandle;
 
-use aes_gcm::aead::{AeadInPlace, KeyInit};
+use aes_gcm::aead::{AeadInOut, KeyInit};
 use aes_gcm::{Aes256Gcm, Nonce, Tag};
 use hkdf::Hkdf;
 use sha2::Sha256;
@@ -157,7 +157,7 @@ fn seal_batch(
         let n = nonce(prefix, i, i + 1 == chunks);
         let (piece, rest) = buf[at..].split_at_mut(len);
         let tag: Tag = cipher
-            .encrypt_in_place_detached(Nonce::from_slice(&n), ad, piece)
+            .encrypt_inout_detached(&Nonce::from(n), ad, piece.into())
             .expect("a 64 KiB chunk always encrypts");
         rest[..TAG].copy_from_slice(&tag);
         at += len + TAG;
@@ -373,7 +373,12 @@ pub fn decrypt<R: Read, W: Write>(
         let (body, tag) = buf[..len].split_at_mut(len - TAG);
         let n = nonce(&params.prefix, i, i + 1 == chunks);
         cipher
-            .decrypt_in_place_detached(Nonce::from_slice(&n), &ad, body, Tag::from_slice(tag))
+            .decrypt_inout_detached(
+                &Nonce::from(n),
+                &ad,
+                body.into(),
+                &Tag::try_from(&*tag).expect("a 16-byte tag"),
+            )
             .map_err(|_| DecryptError::Auth {
                 path: path.to_string(),
                 chunk: i,
