@@ -58,7 +58,7 @@ fn identity(i: usize, src: &Source) -> Identity {
         }
         Source::Bytes(b) => Identity::Bytes(Sha256::digest(b).into()),
         // Ciphertext is unique by construction (random salt per file).
-        Source::Manifest | Source::Encrypted(_) => Identity::Unique(i),
+        Source::Manifest | Source::Encrypted(_) | Source::Deferred(_) => Identity::Unique(i),
     }
 }
 
@@ -104,7 +104,11 @@ pub fn find(plan: &Plan) -> Result<Dedup> {
     let mut by_size: BTreeMap<u64, Vec<Identity>> = BTreeMap::new();
     let mut first_of: HashMap<&Identity, usize> = HashMap::new();
     for (i, (e, id)) in plan.entries.iter().zip(&ids).enumerate() {
-        if matches!(e.source, Source::Manifest | Source::Encrypted(_)) || e.size == 0 {
+        if matches!(
+            e.source,
+            Source::Manifest | Source::Encrypted(_) | Source::Deferred(_)
+        ) || e.size == 0
+        {
             continue;
         }
         if !first_of.contains_key(id) {
@@ -143,7 +147,10 @@ pub fn find(plan: &Plan) -> Result<Dedup> {
     let mut contents = Vec::new();
     let mut content_of = Vec::with_capacity(plan.entries.len());
     for (i, (e, id)) in plan.entries.iter().zip(&ids).enumerate() {
-        let unique = matches!(e.source, Source::Manifest | Source::Encrypted(_)) || e.size == 0;
+        let unique = matches!(
+            e.source,
+            Source::Manifest | Source::Encrypted(_) | Source::Deferred(_)
+        ) || e.size == 0;
         let found = if unique {
             None
         } else if let Some(&c) = by_id.get(id) {

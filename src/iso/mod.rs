@@ -133,7 +133,15 @@ fn volume_input(plan: &Plan, d: &dedup::Dedup, v: u32, count: u32) -> (VolumeInp
     let mut local: HashMap<usize, usize> = HashMap::new();
     let mut saved = 0u64;
     let mut manifest = None;
-    for (i, e) in plan.entries.iter().enumerate() {
+    // Data in plan order, except bytes still being computed: those go
+    // last (before the manifest), so writing does not wait for them.
+    let late = |e: &&crate::plan::Entry| matches!(e.source, Source::Deferred(_));
+    let entries = plan.entries.iter().enumerate();
+    let ordered = entries
+        .clone()
+        .filter(|(_, e)| !late(e))
+        .chain(entries.filter(|(_, e)| late(e)));
+    for (i, e) in ordered {
         if matches!(e.source, Source::Manifest) {
             manifest = Some(e);
             continue;
@@ -172,8 +180,8 @@ fn volume_input(plan: &Plan, d: &dedup::Dedup, v: u32, count: u32) -> (VolumeInp
             size: m.size,
             blob: blobs.len() - 1,
         });
-        files.sort_by(|a, b| crate::plan::sort_key(&a.path).cmp(&crate::plan::sort_key(&b.path)));
     }
+    files.sort_by(|a, b| crate::plan::sort_key(&a.path).cmp(&crate::plan::sort_key(&b.path)));
     let boot = match (&plan.boot.bios, &plan.boot.uefi) {
         (Some(b), Some(u)) if v == 1 => Some((b.clone(), u.clone())),
         _ => None,

@@ -7,8 +7,10 @@ use std::sync::Arc;
 
 use anyhow::Result;
 
-use super::{sort_key, EncryptedFile, Entry, Group, Plan, Source};
-use crate::crypto::format::{new_media_key, KeyHeader};
+use zeroize::Zeroizing;
+
+use super::{sort_key, Deferred, EncryptedFile, Entry, Group, Plan, Source};
+use crate::crypto::format::{new_media_key, KeyHeader, KEY_HEADER_LEN};
 use crate::crypto::kdf::KdfParams;
 use crate::crypto::stream::{encrypted_size, FileParams};
 
@@ -23,9 +25,16 @@ pub fn is_protected(path: &str) -> bool {
 
 /// Encrypts the protected entries of `plan` under `password`.
 pub fn apply(mut plan: Plan, password: &str, params: KdfParams) -> Result<Plan> {
-    let media_key = new_media_key();
-    let header = KeyHeader::seal(password.as_bytes(), &media_key, params)?;
-    let media_key = Arc::new(media_key);
+    let media_key = Arc::new(new_media_key());
+    // The key derivation takes a while; it runs while content is written.
+    let header = {
+        let (password, key) = (Zeroizing::new(password.to_string()), media_key.clone());
+        Deferred::spawn(move || {
+            KeyHeader::seal(password.as_bytes(), &key, params)
+                .map(|h| h.to_bytes())
+                .map_err(|e| format!("wrapping the media key: {e}"))
+        })
+    };
     for e in &mut plan.entries {
         if !is_protected(&e.path) {
             continue;
@@ -39,11 +48,10 @@ pub fn apply(mut plan: Plan, password: &str, params: KdfParams) -> Result<Plan> 
         }));
         e.size = encrypted_size(e.size);
     }
-    let bytes = header.to_bytes();
     plan.entries.push(Entry {
         path: KEY_PATH.into(),
-        size: bytes.len() as u64,
-        source: Source::Bytes(bytes.into()),
+        size: KEY_HEADER_LEN as u64,
+        source: Source::Deferred(Arc::new(header)),
         origin: "generated (media key wrapped under the password)".into(),
         group: Group::Data,
         volume: 1,

@@ -33,6 +33,46 @@ pub enum Source {
     Manifest,
     /// Another source, encrypted while it is read.
     Encrypted(Arc<EncryptedFile>),
+    /// Small bytes still being computed on another thread (the wrapped media
+    /// key, while the password's key derivation runs); reading waits.
+    Deferred(Arc<Deferred>),
+}
+
+type DeferredJob = std::thread::JoinHandle<Result<Vec<u8>, String>>;
+
+/// Bytes computed on a thread of their own, waited for on first use.
+pub struct Deferred {
+    job: std::sync::Mutex<Option<DeferredJob>>,
+    done: std::sync::OnceLock<Result<Arc<[u8]>, String>>,
+}
+
+impl std::fmt::Debug for Deferred {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Deferred")
+    }
+}
+
+impl Deferred {
+    /// Starts computing the bytes.
+    pub fn spawn(f: impl FnOnce() -> Result<Vec<u8>, String> + Send + 'static) -> Deferred {
+        Deferred {
+            job: std::sync::Mutex::new(Some(std::thread::spawn(f))),
+            done: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The bytes, once computed.
+    pub fn get(&self) -> Result<Arc<[u8]>> {
+        let r = self.done.get_or_init(|| {
+            let job = self.job.lock().ok().and_then(|mut j| j.take());
+            match job.map(|j| j.join()) {
+                Some(Ok(Ok(v))) => Ok(v.into()),
+                Some(Ok(Err(e))) => Err(e),
+                _ => Err("the thread computing it stopped".into()),
+            }
+        });
+        r.clone().map_err(anyhow::Error::msg)
+    }
 }
 
 /// An encrypted entry: its plaintext source and encryption parameters.

@@ -63,6 +63,7 @@ pub fn open_source(e: &Entry) -> Result<Box<dyn Read + Send>> {
             Ok(Box::new(f))
         }
         Source::Bytes(b) => Ok(Box::new(std::io::Cursor::new(b.clone()))),
+        Source::Deferred(d) => Ok(Box::new(std::io::Cursor::new(d.get()?))),
         Source::Manifest => anyhow::bail!("the manifest is rendered, not read"),
         Source::Encrypted(x) => {
             let inner = Entry {

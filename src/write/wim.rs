@@ -65,6 +65,10 @@ fn stage(plan: &Plan, dir: &Path) -> Result<()> {
                 std::fs::write(&p, b).with_context(|| format!("writing {}", p.display()))?;
                 set_time(&p, time, true)?;
             }
+            Source::Deferred(d) => {
+                std::fs::write(&p, d.get()?).with_context(|| format!("writing {}", p.display()))?;
+                set_time(&p, time, true)?;
+            }
             // Added once every other file is hashed.
             Source::Manifest => {}
             // Written (as ciphertext) by the hashing pass.
@@ -148,7 +152,10 @@ pub fn write(plan: &Plan, dest: &Path, opts: &WriteOptions, wopts: &WimOptions) 
         let hasher = scope.spawn(|| -> Result<Hashes> {
             let mut h = Hashes::new();
             for e in &plan.entries {
-                if matches!(e.source, Source::File(_) | Source::Bytes(_)) {
+                if matches!(
+                    e.source,
+                    Source::File(_) | Source::Bytes(_) | Source::Deferred(_)
+                ) {
                     h.insert(
                         e.path.clone(),
                         copy_entry(e, &mut std::io::sink(), &progress)?,
