@@ -854,3 +854,18 @@ impl Plan {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deferred_bytes_are_computed_once_and_errors_kept() {
+        let d = Deferred::spawn(|| Ok(b"header".to_vec()));
+        assert_eq!(&*d.get().unwrap(), b"header");
+        assert_eq!(&*d.get().unwrap(), b"header");
+        let bad = Deferred::spawn(|| Err("no key".into()));
+        assert!(bad.get().unwrap_err().to_string().contains("no key"));
+        assert!(bad.get().is_err(), "the error stays");
+    }
+}
