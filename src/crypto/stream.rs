@@ -165,6 +165,29 @@ fn seal_batch(
     }
 }
 
+/// Batch buffers kept for reuse: a fresh buffer of this size is mapped anew
+/// by the allocator, and the kernel clears each of its pages on first touch.
+static SPARE: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
+const SPARE_MAX: usize = 8;
+
+/// An empty buffer with room for `cap` bytes, reused when one is spare.
+fn take_buffer(cap: usize) -> Vec<u8> {
+    let spare = SPARE.lock().ok().and_then(|mut s| s.pop());
+    let mut v = spare.unwrap_or_default();
+    v.clear();
+    v.reserve(cap);
+    v
+}
+
+/// Keeps a batch buffer (it holds ciphertext) for [`take_buffer`].
+fn give_back(v: Vec<u8>) {
+    if let Ok(mut s) = SPARE.lock() {
+        if s.len() < SPARE_MAX && v.capacity() >= CHUNK {
+            s.push(v);
+        }
+    }
+}
+
 /// Reads the plaintext of batch `b` (of `batches`) of a file of `plain_len`
 /// bytes into a buffer that leaves room for each chunk's tag after it, and
 /// after the last batch checks that the source ends there.
@@ -172,7 +195,7 @@ fn read_batch(inner: &mut dyn Read, b: u64, batches: u64, plain_len: u64) -> io:
     let size = (BATCH * CHUNK) as u64;
     let want = (plain_len - b * size).min(size);
     let pieces = want.div_ceil(CHUNK as u64).max(1);
-    let mut buf = Vec::with_capacity(want as usize + pieces as usize * TAG);
+    let mut buf = take_buffer(want as usize + pieces as usize * TAG);
     let mut left = want;
     for _ in 0..pieces {
         let len = left.min(CHUNK as u64);
@@ -304,7 +327,7 @@ impl Read for EncryptReader {
             let rx = &self.rxs[(self.next % self.rxs.len() as u64) as usize];
             match rx.recv() {
                 Ok(Ok(v)) => {
-                    self.cur = v;
+                    give_back(std::mem::replace(&mut self.cur, v));
                     self.pos = 0;
                     self.next += 1;
                 }
