@@ -40,6 +40,35 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Restore the plaintext tree of a password-protected medium.
     Decrypt(DecryptArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    Completions(CompletionsArgs),
+    /// Print the manual page, or write every page (one per subcommand) into a folder.
+    Man(ManArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "Install: see `Shell completions` in README.md, e.g.\n  \
+    tsmedia completions bash > ~/.local/share/bash-completion/completions/tsmedia")]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  \
+    tsmedia man > tsmedia.1                    the main page\n  \
+    tsmedia man profile init                   the page of `tsmedia profile init`\n  \
+    tsmedia man --dir /usr/local/share/man/man1  all pages: tsmedia.1, tsmedia-create.1, ...")]
+pub struct ManArgs {
+    /// The subcommand whose page to print (e.g. `create`, or `profile init`);
+    /// none for the main page tsmedia(1).
+    #[arg(value_name = "SUBCOMMAND", conflicts_with = "dir")]
+    pub subcommand: Vec<String>,
+    /// Write every page into DIR (created when missing) instead: tsmedia.1 and
+    /// one tsmedia-NAME.1 per subcommand.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 /// Where a password comes from (never the command line itself).
@@ -219,6 +248,7 @@ pub struct PlanArgs {
 pub enum ProfileCommand {
     /// Print a commented starting profile for a media type.
     Init {
+        /// Media type of the profile.
         #[arg(long = "type", value_enum, value_name = "TYPE")]
         media_type: MediaTypeArg,
     },

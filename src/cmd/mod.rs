@@ -1,8 +1,10 @@
 //! One function per subcommand; `run` maps errors to exit codes.
 
+pub mod completions;
 pub mod create;
 pub mod decrypt;
 pub mod inspect;
+pub mod man;
 pub mod plan;
 pub mod profile;
 pub mod verify;
@@ -44,6 +46,8 @@ pub fn run(cli: Cli) -> i32 {
             a.force,
             a.json,
         ),
+        Command::Completions(a) => completions::run(a.shell),
+        Command::Man(a) => man::run(&g, a),
     };
     match r {
         Ok(code) => code,
