@@ -18,6 +18,9 @@ packages=(
     mount util-linux e2fsprogs bsdutils bc
     # boot tests
     qemu-system-x86 ovmf
+    # shell completions and manual pages: each script loads in its shell, each
+    # page renders (tests/shell_docs.rs)
+    bash zsh fish elvish groff-base man-db
 )
 
 missing=()
