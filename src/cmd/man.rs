@@ -152,7 +152,8 @@ fn render(root: &clap::Command, cmd: &clap::Command, parent: Option<&clap::Comma
     // Roff::render starts with a preamble that the page above already has.
     let preamble = Roff::new().render();
     let rendered = extra.render();
-    buf.extend_from_slice(rendered[preamble.len()..].as_bytes());
+    let body = rendered.strip_prefix(&preamble).unwrap_or(&rendered);
+    buf.extend_from_slice(body.as_bytes());
     buf
 }
 
