@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Checks Cargo.lock against a local copy of the RustSec advisory database with
+# Checks Cargo.lock (and fuzz/Cargo.lock) against a local copy of the RustSec advisory database with
 # cargo-audit, offline: vulnerabilities and unsound crates fail (see
 # .cargo/audit.toml for the ignore list and its reasons); unmaintained and
 # yanked crates are printed only.
@@ -85,5 +85,11 @@ if canary_out=$(cargo audit --no-fetch --no-yanked --db "$db" --file "$canary" 2
     exit 1
 fi
 
-# The real check: Cargo.lock, with .cargo/audit.toml.
-cargo audit --no-fetch --db "$db"
+# The real check, with .cargo/audit.toml: the program's lock file and the
+# fuzz targets' (which builds tsmedia with libFuzzer).
+status=0
+for lock in Cargo.lock fuzz/Cargo.lock; do
+    echo "advisories: $lock"
+    cargo audit --no-fetch --db "$db" --file "$lock" || status=1
+done
+exit "$status"
