@@ -47,8 +47,10 @@ pub enum Command {
 }
 
 #[derive(Debug, Args)]
-#[command(after_help = "Install: see `Shell completions` in README.md, e.g.\n  \
-    tsmedia completions bash > ~/.local/share/bash-completion/completions/tsmedia")]
+#[command(
+    after_help = "To install, see \"Shell completions and manual pages\" in README.md; e.g. for bash:\n  \
+    tsmedia completions bash > ~/.local/share/bash-completion/completions/tsmedia"
+)]
 pub struct CompletionsArgs {
     /// The shell to complete for.
     #[arg(value_enum)]
@@ -57,9 +59,9 @@ pub struct CompletionsArgs {
 
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  \
-    tsmedia man > tsmedia.1                    the main page\n  \
-    tsmedia man profile init                   the page of `tsmedia profile init`\n  \
-    tsmedia man --dir /usr/local/share/man/man1  all pages: tsmedia.1, tsmedia-create.1, ...")]
+    tsmedia man > tsmedia.1                      the main page\n  \
+    tsmedia man profile init                     the page of `tsmedia profile init`\n  \
+    tsmedia man --dir /usr/local/share/man/man1  every page: tsmedia.1, tsmedia-create.1, ...")]
 pub struct ManArgs {
     /// The subcommand whose page to print (e.g. `create`, or `profile init`);
     /// none for the main page tsmedia(1).
