@@ -6,6 +6,7 @@
 
 mod common;
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
 
@@ -312,6 +313,14 @@ fn man_pages_render_and_name_every_subcommand_and_option() {
         .collect();
     have.sort();
     assert_eq!(have, want, "one page per command, nothing else");
+    // Installed pages are for every user: 0644 less the umask (a temporary
+    // file would start as 0600).
+    let umask = u32::from_str_radix(shell_ok(Command::new("sh").args(["-c", "umask"])).trim(), 8)
+        .expect("an octal umask");
+    for f in &have {
+        let mode = std::fs::metadata(out.join(f)).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o644 & !umask, "{f}: mode {mode:o}");
+    }
 
     for (path, c) in &cmds {
         let name = page_name(path);

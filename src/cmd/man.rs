@@ -7,6 +7,7 @@
 //! depth. Pages carry no date, so the same program gives the same bytes.
 
 use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use anyhow::{Context, Result};
@@ -195,8 +196,11 @@ fn write_pages(dir: &Path, pages: &[(String, Vec<u8>)]) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     for (name, bytes) in pages {
         let dest = dir.join(name);
+        // Readable by everyone, like any installed page (a temporary file
+        // starts as 0600); the umask still applies.
         let mut tmp = tempfile::Builder::new()
             .prefix(&format!(".{name}."))
+            .permissions(std::fs::Permissions::from_mode(0o644))
             .tempfile_in(dir)
             .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
         tmp.write_all(bytes)
