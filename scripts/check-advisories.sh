@@ -12,6 +12,13 @@
 #
 # Online, `cargo audit` in the repository checks against the newest database
 # instead (README.md, "Security advisories").
+#
+# Why cargo-audit: it opens a database folder as plain files with --no-fetch.
+# cargo-deny 0.20 (`advisories` with db-path, offline) dates its database from
+# .git (FETCH_HEAD, else `git show HEAD`) and looks for it in a subfolder named
+# after a hash of the URL, so it cannot read a plain copy (its src/git.rs,
+# get_fetch_time; src/advisories/helpers/db.rs, url_to_db_path). Debian 12 has
+# no package of either tool, hence `cargo install --locked`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
