@@ -919,6 +919,8 @@ pub struct PlanView<'a> {
     pub boot: &'a BootFiles,
     pub files: Vec<EntryView<'a>>,
     pub empty_dirs: &'a [String],
+    /// Every package on the medium, its origin and the steps referencing it.
+    pub packages: &'a [packages::PackageRecord],
     pub total_files: usize,
     pub total_bytes: u64,
     pub volumes: u32,
@@ -954,6 +956,7 @@ impl Plan {
                 })
                 .collect(),
             empty_dirs: &self.empty_dirs,
+            packages: &self.packages,
             total_files: self.entries.len(),
             total_bytes: self.total_size(),
             volumes: self.volume_count(),
