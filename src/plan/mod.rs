@@ -346,7 +346,16 @@ impl Builder {
     }
 
     /// Adds a file whose content must have a known SHA-256.
-    fn add_hashed(&mut self, key: &str, path: String, size: u64, file: PathBuf, sha256: Option<[u8; 32]>, origin: String, group: Group) {
+    fn add_hashed(
+        &mut self,
+        key: &str,
+        path: String,
+        size: u64,
+        file: PathBuf,
+        sha256: Option<[u8; 32]>,
+        origin: String,
+        group: Group,
+    ) {
         let n = self.entries.len();
         self.add(key, path, size, Source::File(file), origin, group);
         if self.entries.len() > n {
@@ -426,7 +435,10 @@ pub fn build(vp: &ValidProfile) -> Result<Plan> {
     if index == 0 || index > wim.image_count() {
         b.problem(
             "boot_image.index",
-            format!("{boot_origin} has {} image(s); there is no image {index}", wim.image_count()),
+            format!(
+                "{boot_origin} has {} image(s); there is no image {index}",
+                wim.image_count()
+            ),
             "set `index` to an image the WIM holds (wimlib-imagex info lists them)",
         );
         return Err(b.invalid(vp));
@@ -537,7 +549,12 @@ pub fn build(vp: &ValidProfile) -> Result<Plan> {
                     match Wim::open(&img.path) {
                         Ok(w) if os.index == 0 || os.index > w.image_count() => b.problem(
                             "os_image.index",
-                            format!("{} has {} image(s); there is no image {}", img.origin, w.image_count(), os.index),
+                            format!(
+                                "{} has {} image(s); there is no image {}",
+                                img.origin,
+                                w.image_count(),
+                                os.index
+                            ),
                             "set `index` to an image the WIM holds (wimlib-imagex info lists them)",
                         ),
                         Ok(_) => {}
@@ -600,7 +617,9 @@ pub fn build(vp: &ValidProfile) -> Result<Plan> {
                 for d in empty_dirs {
                     b.empty_dirs.push(format!("{}/{d}", pkg.path));
                 }
-                if b.entries.iter().all(|e| e.group != group) && !b.empty_dirs.iter().any(|d| d.starts_with(&pkg.path)) {
+                if b.entries.iter().all(|e| e.group != group)
+                    && !b.empty_dirs.iter().any(|d| d.starts_with(&pkg.path))
+                {
                     b.empty_dirs.push(pkg.path.clone());
                 }
             }

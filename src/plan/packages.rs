@@ -92,8 +92,15 @@ fn problem(key: &str, msg: impl Into<String>, fix: impl Into<String>) -> Problem
 
 /// A content source, with the names in its folders looked up once.
 enum Source {
-    Library { root: PathBuf, pkglib: HashMap<String, String>, datalib: HashMap<String, String> },
-    Folder { root: PathBuf, names: HashMap<String, String> },
+    Library {
+        root: PathBuf,
+        pkglib: HashMap<String, String>,
+        datalib: HashMap<String, String>,
+    },
+    Folder {
+        root: PathBuf,
+        names: HashMap<String, String>,
+    },
 }
 
 /// Upper-cased name -> name, of the entries of a folder.
@@ -154,9 +161,7 @@ impl Sources {
         let up = id.to_uppercase();
         self.list.iter().any(|(_, s)| match s {
             Source::Library { pkglib, .. } => pkglib.contains_key(&format!("{up}.INI")),
-            Source::Folder { names, root } => names
-                .get(&up)
-                .is_some_and(|n| root.join(n).is_dir()),
+            Source::Folder { names, root } => names.get(&up).is_some_and(|n| root.join(n).is_dir()),
         })
     }
 
@@ -166,7 +171,11 @@ impl Sources {
         let up = id.to_uppercase();
         for (key, s) in &self.list {
             match s {
-                Source::Library { root, pkglib, datalib } => {
+                Source::Library {
+                    root,
+                    pkglib,
+                    datalib,
+                } => {
                     let Some(ini_name) = pkglib.get(&format!("{up}.INI")) else {
                         continue;
                     };
@@ -192,7 +201,11 @@ impl Sources {
         if self.list.is_empty() {
             return "no content sources".into();
         }
-        self.list.iter().map(|(k, _)| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+        self.list
+            .iter()
+            .map(|(k, _)| format!("`{k}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     /// The one WIM of package `id` (boot or OS image).
@@ -200,7 +213,10 @@ impl Sources {
         let Some(found) = self.find(id, None)? else {
             return Err(problem(
                 key,
-                format!("package {id} is in none of the content sources ({})", self.describe()),
+                format!(
+                    "package {id} is in none of the content sources ({})",
+                    self.describe()
+                ),
                 "add a content source holding it, or give `path` to the WIM",
             ));
         };
@@ -243,7 +259,10 @@ impl Sources {
                     "package {id} ({}) holds {} WIM files: {}; which one is meant is unclear",
                     found.origin,
                     wims.len(),
-                    wims.iter().map(|w| w.origin.clone()).collect::<Vec<_>>().join(", ")
+                    wims.iter()
+                        .map(|w| w.origin.clone())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
                 "give `path` to the WIM, or keep one WIM in the package",
             )),
@@ -268,13 +287,21 @@ fn load_library(
     let redistribute = "the content library is damaged or incomplete: redistribute the package to the distribution point (or validate its content there), or take the package from another source";
     let ini_path = root.join(cl::PKG_LIB).join(ini_name);
     let bytes = std::fs::read(&ini_path).map_err(|e| {
-        problem(key, format!("cannot read {}: {e}", ini_path.display()), "check the path and its permissions")
+        problem(
+            key,
+            format!("cannot read {}: {e}", ini_path.display()),
+            "check the path and its permissions",
+        )
     })?;
     let pkg = PackageIni::parse(id, &bytes)
         .map_err(|e| problem(key, format!("{} {e}", ini_path.display()), redistribute))?;
-    let cid = pkg
-        .choose(id, content_id)
-        .map_err(|e| problem(key, format!("{} {e}", ini_path.display()), "name a content ID the package lists in `content_id`, or remove `content_id`"))?;
+    let cid = pkg.choose(id, content_id).map_err(|e| {
+        problem(
+            key,
+            format!("{} {e}", ini_path.display()),
+            "name a content ID the package lists in `content_id`, or remove `content_id`",
+        )
+    })?;
     let Some(dir_name) = datalib.get(&cid.to_uppercase()) else {
         return Err(problem(
             key,
@@ -290,7 +317,15 @@ fn load_library(
     let mut files = Vec::new();
     let mut empty_dirs = Vec::new();
     let mut problems = Vec::new();
-    walk_datalib(root, &data_root, "", 0, &mut files, &mut empty_dirs, &mut problems);
+    walk_datalib(
+        root,
+        &data_root,
+        "",
+        0,
+        &mut files,
+        &mut empty_dirs,
+        &mut problems,
+    );
     if let Some(p) = problems.into_iter().next() {
         return Err(problem(key, p, redistribute));
     }
@@ -320,7 +355,10 @@ fn walk_datalib(
     problems: &mut Vec<String>,
 ) {
     if depth > 128 {
-        problems.push(format!("{} nests folders more than 128 deep", dir.display()));
+        problems.push(format!(
+            "{} nests folders more than 128 deep",
+            dir.display()
+        ));
         return;
     }
     let rd = match std::fs::read_dir(dir) {
@@ -339,8 +377,14 @@ fn walk_datalib(
             problems.push(format!("{} is not named in UTF-8", path.display()));
             continue;
         };
-        let child = if rel.is_empty() { name.clone() } else { format!("{rel}/{name}") };
-        let Ok(meta) = std::fs::symlink_metadata(&path) else { continue };
+        let child = if rel.is_empty() {
+            name.clone()
+        } else {
+            format!("{rel}/{name}")
+        };
+        let Ok(meta) = std::fs::symlink_metadata(&path) else {
+            continue;
+        };
         if meta.is_dir() {
             any = true;
             walk_datalib(root, &path, &child, depth + 1, files, empty_dirs, problems);
@@ -350,7 +394,11 @@ fn walk_datalib(
             continue;
         };
         any = true;
-        let file_rel = if rel.is_empty() { file_name.to_string() } else { format!("{rel}/{file_name}") };
+        let file_rel = if rel.is_empty() {
+            file_name.to_string()
+        } else {
+            format!("{rel}/{file_name}")
+        };
         let bytes = match std::fs::read(&path) {
             Ok(b) => b,
             Err(e) => {
@@ -418,8 +466,9 @@ pub fn resolve(vp: &ValidProfile, sources: &Sources) -> Resolution {
             let path = vp.resolve(&t.path);
             match std::fs::read(&path)
                 .map_err(|e| format!("cannot read {}: {e}", path.display()))
-                .and_then(|b| task_sequence::parse(&b).map_err(|e| format!("{} {e}", path.display())))
-            {
+                .and_then(|b| {
+                    task_sequence::parse(&b).map_err(|e| format!("{} {e}", path.display()))
+                }) {
                 Ok(ts) => ts,
                 Err(msg) => {
                     problems.push(problem(
@@ -449,24 +498,33 @@ pub fn resolve(vp: &ValidProfile, sources: &Sources) -> Resolution {
 
     // Who references what: upper-cased ID -> (steps, kind of the first reference).
     let mut refs: Vec<(String, Vec<String>, RefKind)> = Vec::new();
-    let mut note = |id: &str, step: String, kind: RefKind| {
-        match refs.iter_mut().find(|(i, _, _)| i.eq_ignore_ascii_case(id)) {
-            Some((_, steps, _)) => {
-                if !steps.contains(&step) {
-                    steps.push(step)
-                }
+    let mut note = |id: &str, step: String, kind: RefKind| match refs
+        .iter_mut()
+        .find(|(i, _, _)| i.eq_ignore_ascii_case(id))
+    {
+        Some((_, steps, _)) => {
+            if !steps.contains(&step) {
+                steps.push(step)
             }
-            None => refs.push((id.to_string(), vec![step], kind)),
         }
+        None => refs.push((id.to_string(), vec![step], kind)),
     };
     for s in &ts.steps {
-        let label = if s.disabled { format!("{} (disabled)", s.name) } else { s.name.clone() };
+        let label = if s.disabled {
+            format!("{} (disabled)", s.name)
+        } else {
+            s.name.clone()
+        };
         for r in &s.packages {
             note(&r.id, label.clone(), r.kind);
         }
     }
     for id in &ts.reference_list {
-        note(id, "(task sequence reference list)".into(), RefKind::Package);
+        note(
+            id,
+            "(task sequence reference list)".into(),
+            RefKind::Package,
+        );
     }
     let active = |steps: &[String]| steps.iter().any(|s| !s.ends_with(" (disabled)"));
 
@@ -484,14 +542,21 @@ pub fn resolve(vp: &ValidProfile, sources: &Sources) -> Resolution {
         let (content, origin) = match &pkg.source {
             Some(src) => {
                 let path = vp.resolve(src);
-                (Content::Tree(path.clone()), format!("profile folder {}", path.display()))
+                (
+                    Content::Tree(path.clone()),
+                    format!("profile folder {}", path.display()),
+                )
             }
             None => match sources.find(&pkg.id, pkg.content_id.as_deref()) {
                 Ok(Some(f)) => (f.content, f.origin),
                 Ok(None) => {
                     problems.push(problem(
                         &key,
-                        format!("package {} is in none of the content sources ({})", pkg.id, sources.describe()),
+                        format!(
+                            "package {} is in none of the content sources ({})",
+                            pkg.id,
+                            sources.describe()
+                        ),
                         "give `source`, or add a content source that holds the package",
                     ));
                     continue;
@@ -506,7 +571,11 @@ pub fn resolve(vp: &ValidProfile, sources: &Sources) -> Resolution {
         if pkg.kind == PackageKind::Application {
             for s in &ts.steps {
                 let matches = s.applications.iter().any(|a| app_matches(pkg, a));
-                let label = if s.disabled { format!("{} (disabled)", s.name) } else { s.name.clone() };
+                let label = if s.disabled {
+                    format!("{} (disabled)", s.name)
+                } else {
+                    s.name.clone()
+                };
                 if matches && !referenced_by.contains(&label) {
                     referenced_by.push(label);
                 }
@@ -514,7 +583,12 @@ pub fn resolve(vp: &ValidProfile, sources: &Sources) -> Resolution {
         }
         let path = format!("SMS/PKG/{}", pkg.id);
         out.push(Resolved {
-            medium: PackageOnMedium { id: pkg.id.clone(), name: pkg.name.clone(), kind: pkg.kind, path: path.clone() },
+            medium: PackageOnMedium {
+                id: pkg.id.clone(),
+                name: pkg.name.clone(),
+                kind: pkg.kind,
+                path: path.clone(),
+            },
             key,
             content,
             record: PackageRecord {
@@ -531,7 +605,10 @@ pub fn resolve(vp: &ValidProfile, sources: &Sources) -> Resolution {
     // Applications must be listed by the profile.
     for s in ts.steps.iter().filter(|s| !s.disabled) {
         for a in &s.applications {
-            let listed = p.packages.iter().any(|pkg| pkg.kind == PackageKind::Application && app_matches(pkg, a));
+            let listed = p
+                .packages
+                .iter()
+                .any(|pkg| pkg.kind == PackageKind::Application && app_matches(pkg, a));
             if !listed && standalone {
                 problems.push(problem(
                     "task_sequence.path",
@@ -551,7 +628,9 @@ pub fn resolve(vp: &ValidProfile, sources: &Sources) -> Resolution {
             os_refs = steps.clone();
             continue;
         }
-        if boot_id.as_deref().is_some_and(|b| b.eq_ignore_ascii_case(id))
+        if boot_id
+            .as_deref()
+            .is_some_and(|b| b.eq_ignore_ascii_case(id))
             || out.iter().any(|r| r.medium.id.eq_ignore_ascii_case(id))
             || id.eq_ignore_ascii_case(super::PRESTART_ID)
         {
@@ -569,7 +648,12 @@ pub fn resolve(vp: &ValidProfile, sources: &Sources) -> Resolution {
                 let name = f.name.unwrap_or_else(|| id.clone());
                 let path = format!("SMS/PKG/{id}");
                 out.push(Resolved {
-                    medium: PackageOnMedium { id: id.clone(), name: name.clone(), kind, path: path.clone() },
+                    medium: PackageOnMedium {
+                        id: id.clone(),
+                        name: name.clone(),
+                        kind,
+                        path: path.clone(),
+                    },
                     key: "content_sources".into(),
                     content: f.content,
                     record: PackageRecord {
@@ -583,7 +667,11 @@ pub fn resolve(vp: &ValidProfile, sources: &Sources) -> Resolution {
                 });
             }
             Ok(None) if standalone => {
-                let list = steps.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ");
+                let list = steps
+                    .iter()
+                    .map(|s| format!("`{s}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
                 problems.push(problem(
                     "task_sequence.path",
                     format!(
@@ -597,7 +685,11 @@ pub fn resolve(vp: &ValidProfile, sources: &Sources) -> Resolution {
             Err(pr) => problems.push(pr),
         }
     }
-    Resolution { packages: out, os_image_referenced_by: os_refs, problems }
+    Resolution {
+        packages: out,
+        os_image_referenced_by: os_refs,
+        problems,
+    }
 }
 
 /// An application step's model name names this package: its

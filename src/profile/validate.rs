@@ -418,7 +418,11 @@ pub fn validate(
         (Some(path), _) => check_wim(&mut p, &base, "boot_image", path, pr.boot_image.index),
         (None, Some(id)) => {
             check_id(&mut p, "boot_image.id", id);
-            need_sources(&mut p, "boot_image.path", &format!("boot image package {id}"));
+            need_sources(
+                &mut p,
+                "boot_image.path",
+                &format!("boot image package {id}"),
+            );
         }
         (None, None) => p.add(
             "boot_image",
@@ -448,7 +452,11 @@ pub fn validate(
         if r.os_image != Allowed::No {
             match &os.path {
                 Some(path) => check_wim(&mut p, &base, "os_image", path, os.index),
-                None => need_sources(&mut p, "os_image.path", &format!("OS image package {}", os.id)),
+                None => need_sources(
+                    &mut p,
+                    "os_image.path",
+                    &format!("OS image package {}", os.id),
+                ),
             }
         }
     }
@@ -501,7 +509,11 @@ pub fn validate(
                     );
                 }
             }
-            None => need_sources(&mut p, &format!("{key}.source"), &format!("package {}", pkg.id)),
+            None => need_sources(
+                &mut p,
+                &format!("{key}.source"),
+                &format!("package {}", pkg.id),
+            ),
         }
         if let Some(c) = &pkg.content_id {
             if !crate::configmgr::content_library::valid_content_id(c) {

@@ -10,8 +10,8 @@ use std::io::Read;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use sha2::Digest as _;
 use serde::Serialize;
+use sha2::Digest as _;
 
 use crate::io::Progress;
 use crate::plan::{Entry, Source};
