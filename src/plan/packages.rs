@@ -197,15 +197,24 @@ impl Sources {
         Ok(None)
     }
 
-    fn describe(&self) -> String {
+    /// Where package `id` was looked for, for messages.
+    fn describe(&self, id: &str) -> String {
         if self.list.is_empty() {
             return "no content sources".into();
         }
         self.list
             .iter()
-            .map(|(k, _)| format!("`{k}`"))
+            .map(|(k, s)| match s {
+                Source::Library { root, .. } => format!(
+                    "`{k}` has no {}",
+                    root.join(cl::PKG_LIB).join(format!("{id}.INI")).display()
+                ),
+                Source::Folder { root, .. } => {
+                    format!("`{k}` has no folder {}", root.join(id).display())
+                }
+            })
             .collect::<Vec<_>>()
-            .join(", ")
+            .join("; ")
     }
 
     /// The one WIM of package `id` (boot or OS image).
@@ -215,7 +224,7 @@ impl Sources {
                 key,
                 format!(
                     "package {id} is in none of the content sources ({})",
-                    self.describe()
+                    self.describe(id)
                 ),
                 "add a content source holding it, or give `path` to the WIM",
             ));
@@ -555,7 +564,7 @@ pub fn resolve(vp: &ValidProfile, sources: &Sources) -> Resolution {
                         format!(
                             "package {} is in none of the content sources ({})",
                             pkg.id,
-                            sources.describe()
+                            sources.describe(&pkg.id)
                         ),
                         "give `source`, or add a content source that holds the package",
                     ));
@@ -676,7 +685,7 @@ pub fn resolve(vp: &ValidProfile, sources: &Sources) -> Resolution {
                     "task_sequence.path",
                     format!(
                         "package {id}, referenced by {list}, is in no package of the profile and in no content source ({})",
-                        sources.describe()
+                        sources.describe(id)
                     ),
                     format!("add {id} to `packages` with its `source`, add a content source that holds it, or remove the reference from the task sequence"),
                 ));
