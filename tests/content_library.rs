@@ -492,7 +492,10 @@ fn library_problems_found_at_plan_time_are_exit_2() {
         t.contains("package TSM00106, referenced by `Apply Operating System`"),
         "{t}"
     );
-    assert!(t.contains("has no") && t.contains("PkgLib/TSM00106.INI"), "{t}");
+    assert!(
+        t.contains("has no") && t.contains("PkgLib/TSM00106.INI"),
+        "{t}"
+    );
 
     // Not a content library.
     std::fs::remove_dir_all(lib.join("FileLib")).unwrap();

@@ -345,14 +345,14 @@ impl Builder {
         }
     }
 
-    /// Adds a file whose content must have a known SHA-256.
+    /// Adds a file whose content may have a known SHA-256 (`file` is the
+    /// file to read and that hash).
     fn add_hashed(
         &mut self,
         key: &str,
         path: String,
         size: u64,
-        file: PathBuf,
-        sha256: Option<[u8; 32]>,
+        (file, sha256): (PathBuf, Option<[u8; 32]>),
         origin: String,
         group: Group,
     ) {
@@ -487,8 +487,7 @@ pub fn build(vp: &ValidProfile) -> Result<Plan> {
             "boot_image.path",
             BOOT_WIM.into(),
             size,
-            boot_path.clone(),
-            boot_sha256,
+            (boot_path.clone(), boot_sha256),
             boot_origin.clone(),
             Group::Boot,
         );
@@ -577,8 +576,7 @@ pub fn build(vp: &ValidProfile) -> Result<Plan> {
                     "os_image.path",
                     dest.clone(),
                     img.size,
-                    img.path,
-                    img.sha256,
+                    (img.path, img.sha256),
                     img.origin,
                     Group::Package(os.id.clone()),
                 );
@@ -608,8 +606,7 @@ pub fn build(vp: &ValidProfile) -> Result<Plan> {
                         &r.key,
                         format!("{}/{}", pkg.path, f.rel),
                         f.size,
-                        f.path,
-                        Some(f.sha256),
+                        (f.path, Some(f.sha256)),
                         origin,
                         group.clone(),
                     );
