@@ -409,6 +409,23 @@ fn a_damaged_library_file_fails_the_build_naming_the_package_and_leaves_nothing(
             leftovers(&outs, "")
         );
     }
+    // A prestaged-media WIM (wimlib captures from FileLib while the hashing pass checks).
+    let mut pv = v.clone();
+    pv["type"] = "prestaged".into();
+    pv["site"] = json!({"code": "P01", "management_points": ["http://mp.example"]});
+    let pp = write_profile(tmp.path(), "prestaged", &pv);
+    let out = outs.join("prestaged.wim");
+    let o = tsm(&["-q", "create", "--format", "wim"], &pp, Some(&out));
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "wim: {t}");
+    assert!(
+        t.contains("package TSM00103") && t.contains("trace.exe"),
+        "wim: {t}"
+    );
+    assert!(
+        std::fs::read_dir(&outs).unwrap().next().is_none(),
+        "wim: nothing left"
+    );
     // Password-protected: the plaintext is checked as it is encrypted.
     let out = outs.join("protected");
     let o = tsmedia()
