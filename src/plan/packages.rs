@@ -156,15 +156,6 @@ impl Sources {
         Sources { list }
     }
 
-    /// Whether any source holds the package.
-    pub fn holds(&self, id: &str) -> bool {
-        let up = id.to_uppercase();
-        self.list.iter().any(|(_, s)| match s {
-            Source::Library { pkglib, .. } => pkglib.contains_key(&format!("{up}.INI")),
-            Source::Folder { names, root } => names.get(&up).is_some_and(|n| root.join(n).is_dir()),
-        })
-    }
-
     /// Loads a package from the first source holding it. `Ok(None)`: no
     /// source holds it; `Err`: the source holding it is damaged.
     fn find(&self, id: &str, content_id: Option<&str>) -> Result<Option<Found>, ProblemRow> {
