@@ -49,7 +49,7 @@ profile() {   # profile NAME SOURCES
 {
   "type": "standalone", "label": "BENCH",
   "boot_image": {"path": "$fx/boot.wim", "index": 1},
-  "os_image": {"id": "BEN00001", "path": "$fx/install.wim", "index": 1},
+  "os_image": {"id": "TSM00001", "path": "$fx/install.wim", "index": 1},
   "task_sequence": {"id": "BEN00010", "name": "Bench", "path": "$fx/task-sequence.xml"},
   "packages": [
     {"id": "TSM00002", "name": "A", "kind": "application", "source": "$fx/packages/app-notepad"},
