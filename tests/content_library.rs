@@ -213,6 +213,20 @@ fn standalone_medium_from_a_content_library_holds_every_referenced_package() {
     let o = tsmedia().arg("verify").arg(&out).output().unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
 
+    // A USB image and a prestaged WIM of the same content verify too.
+    let img = tmp.path().join("medium.img");
+    build(p.to_str().unwrap(), "usb-image", &img, &[]);
+    let o = tsmedia().arg("verify").arg(&img).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let mut pv = v.clone();
+    pv["type"] = "prestaged".into();
+    pv["site"] = json!({"code": "P01", "management_points": ["http://mp.example"]});
+    let pp = write_profile(tmp.path(), "prestaged", &pv);
+    let wim = tmp.path().join("prestaged.wim");
+    build(pp.to_str().unwrap(), "wim", &wim, &[]);
+    let o = tsmedia().arg("verify").arg(&wim).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+
     // An ISO of the same medium, read back with 7z.
     if have_tool("7z", "p7zip-full") {
         let iso = tmp.path().join("medium.iso");
