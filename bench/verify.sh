@@ -25,9 +25,14 @@ cat > "$work/profile.json" <<JSON
 {
   "type": "standalone", "label": "BENCH",
   "boot_image": {"path": "$fx/boot.wim", "index": 1},
-  "os_image": {"id": "BEN00001", "path": "$fx/install.wim", "index": 1},
+  "os_image": {"id": "TSM00001", "path": "$fx/install.wim", "index": 1},
   "task_sequence": {"id": "BEN00010", "name": "Bench", "path": "$fx/task-sequence.xml"},
-  "packages": [{"id": "BEN00002", "name": "Bench", "kind": "package", "source": "$tree"}]
+  "packages": [
+    {"id": "TSM00002", "name": "A", "kind": "application", "source": "$fx/packages/app-notepad"},
+    {"id": "TSM00003", "name": "T", "kind": "package", "source": "$fx/packages/pkg-tools"},
+    {"id": "TSM00004", "name": "D", "kind": "driver", "source": "$fx/packages/drv-net"},
+    {"id": "BEN00002", "name": "Bench", "kind": "package", "source": "$tree"}
+  ]
 }
 JSON
 echo "bench-verify-password" > "$work/pw"

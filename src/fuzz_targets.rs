@@ -90,3 +90,24 @@ pub fn disk(data: &[u8]) {
         exercise(&m);
     }
 }
+
+/// A task sequence document: steps, groups and the content they reference.
+pub fn task_sequence(data: &[u8]) {
+    if let Ok(ts) = crate::configmgr::task_sequence::parse(data) {
+        for s in &ts.steps {
+            let _ = s.unsupported.as_ref().map(|u| u.to_string());
+        }
+    }
+}
+
+/// A content library INI file, read as each of the library's INI kinds.
+pub fn content_library_ini(data: &[u8]) {
+    use crate::configmgr::content_library::{FileIni, PackageIni};
+    if let Ok(f) = FileIni::parse(data) {
+        let _ = f.filelib_path();
+    }
+    if let Ok(p) = PackageIni::parse("FUZ00001", data) {
+        let _ = p.choose("FUZ00001", None);
+        let _ = p.choose("FUZ00001", Some("FUZ00001.1"));
+    }
+}

@@ -9,13 +9,15 @@ use tsmedia::fuzz_targets;
 
 type Target = fn(&[u8]);
 
-const TARGETS: [(&str, Target); 6] = [
+const TARGETS: [(&str, Target); 8] = [
     ("profile", fuzz_targets::profile),
     ("decrypt", fuzz_targets::decrypt),
     ("key_header", fuzz_targets::key_header),
     ("manifest", fuzz_targets::manifest),
     ("iso", fuzz_targets::iso),
     ("disk", fuzz_targets::disk),
+    ("task_sequence", fuzz_targets::task_sequence),
+    ("content_library_ini", fuzz_targets::content_library_ini),
 ];
 
 fn root() -> PathBuf {

@@ -1047,6 +1047,7 @@ fn a_failed_write_leaves_no_partition_table() {
             origin: "test".into(),
             group: tsmedia::plan::Group::Extra,
             volume: 1,
+            sha256: None,
         },
     );
     plan.size_manifest();

@@ -197,18 +197,29 @@ fn check_output_against_inputs(vp: &profile::ValidProfile, output: &std::path::P
     };
     let out = abs(output);
     let p = vp.profile();
-    let mut inputs: Vec<(String, String)> = vec![
-        ("--profile".into(), vp.loaded.file.display().to_string()),
-        ("boot_image.path".into(), p.boot_image.path.clone()),
-    ];
-    if let Some(os) = &p.os_image {
-        inputs.push(("os_image.path".into(), os.path.clone()));
+    let mut inputs: Vec<(String, String)> =
+        vec![("--profile".into(), vp.loaded.file.display().to_string())];
+    if let Some(b) = &p.boot_image.path {
+        inputs.push(("boot_image.path".into(), b.clone()));
+    }
+    if let Some(os) = p.os_image.as_ref().and_then(|o| o.path.clone()) {
+        inputs.push(("os_image.path".into(), os));
+    }
+    for (i, cs) in p.content_sources.iter().enumerate() {
+        if let Some(l) = &cs.content_library {
+            inputs.push((format!("content_sources[{i}].content_library"), l.clone()));
+        }
+        if let Some(f) = &cs.folder {
+            inputs.push((format!("content_sources[{i}].folder"), f.clone()));
+        }
     }
     if let Some(ts) = &p.task_sequence {
         inputs.push(("task_sequence.path".into(), ts.path.clone()));
     }
     for (i, pkg) in p.packages.iter().enumerate() {
-        inputs.push((format!("packages[{i}].source"), pkg.source.clone()));
+        if let Some(src) = &pkg.source {
+            inputs.push((format!("packages[{i}].source"), src.clone()));
+        }
     }
     if let Some(f) = p.prestart.as_ref().and_then(|x| x.files.clone()) {
         inputs.push(("prestart.files".into(), f));

@@ -81,6 +81,20 @@ pub fn run(_g: &Global, a: PlanArgs) -> Result<i32> {
     for d in &plan.empty_dirs {
         println!("{:>w$}  /{}/  (empty folder)", "-", d, w = w);
     }
+    if !plan.packages.is_empty() {
+        println!("packages:");
+        for p in &plan.packages {
+            let refs = if p.referenced_by.is_empty() {
+                "not referenced".to_string()
+            } else {
+                format!("referenced by {}", p.referenced_by.join(", "))
+            };
+            println!(
+                "  {} \"{}\" ({}) /{}  <- {}; {refs}",
+                p.id, p.name, p.kind, p.path, p.origin
+            );
+        }
+    }
     println!(
         "total: {} files, {} bytes; no problems found",
         plan.entries.len(),

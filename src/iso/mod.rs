@@ -102,6 +102,7 @@ impl write::Sources for PlanSources<'_> {
             return Ok(());
         }
         let c = &self.dedup.contents[source];
+        crate::write::check_expected(&self.plan.entries[c.entry], &sha256)?;
         if let Some(expected) = c.expected {
             if expected != sha256 {
                 let e = &self.plan.entries[c.entry];

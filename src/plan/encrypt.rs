@@ -55,6 +55,7 @@ pub fn apply(mut plan: Plan, password: &str, params: KdfParams) -> Result<Plan> 
         origin: "generated (media key wrapped under the password)".into(),
         group: Group::Data,
         volume: 1,
+        sha256: None,
     });
     plan.entries
         .sort_by(|a, b| sort_key(&a.path).cmp(&sort_key(&b.path)));

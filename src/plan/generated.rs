@@ -47,7 +47,7 @@ pub fn rfc3339(t: OffsetDateTime) -> String {
 /// Where things live on the medium, as the settings files refer to them.
 pub struct Paths<'a> {
     pub os_image: Option<&'a str>,
-    pub packages: &'a [(String, String)],
+    pub packages: &'a [super::packages::PackageOnMedium],
     pub prestart: Option<&'a str>,
 }
 
@@ -228,14 +228,14 @@ pub fn policy_xml(
         );
     }
     s.push_str("  <Packages>\n");
-    for (pkg, (_, path)) in p.packages.iter().zip(paths.packages) {
+    for pkg in paths.packages {
         let _ = writeln!(
             s,
             "    <Package id=\"{}\" name=\"{}\" kind=\"{}\" path=\"/{}\"/>",
             xml_escape(&pkg.id),
             xml_escape(&pkg.name),
             pkg.kind.as_str(),
-            xml_escape(path)
+            xml_escape(&pkg.path)
         );
     }
     s.push_str("  </Packages>\n");

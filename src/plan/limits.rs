@@ -174,6 +174,7 @@ pub fn fat32_limits(mut plan: Plan, max_file: u64, part_size: u64) -> Result<Pla
                         origin: format!("{} (split, part {} of {n})", e.origin, k + 1),
                         group: e.group.clone(),
                         volume: e.volume,
+                        sha256: None,
                     });
                 }
             }

@@ -5,6 +5,7 @@
 pub mod encrypt;
 pub mod generated;
 pub mod limits;
+pub mod packages;
 pub mod volumes;
 pub mod walk;
 
@@ -111,6 +112,9 @@ pub struct Entry {
     /// Volume of an ISO volume set that holds the file (1-based; 1 unless
     /// the plan was split into volumes).
     pub volume: u32,
+    /// The SHA-256 the content must have (content taken from a content
+    /// library, which records it): writers fail the build on a mismatch.
+    pub sha256: Option<[u8; 32]>,
 }
 
 /// Name, description and the product's metadata fields of a prestaged WIM image.
@@ -162,6 +166,8 @@ pub struct Plan {
     pub boot: BootFiles,
     /// Holds files extracted from WIMs for as long as the plan lives.
     pub scratch: Option<Arc<tempfile::TempDir>>,
+    /// Every package on the medium: origin and the steps referencing it.
+    pub packages: Vec<packages::PackageRecord>,
 }
 
 /// (path on the medium, path inside the boot image, required)
@@ -279,6 +285,7 @@ impl Builder {
             origin,
             group,
             volume: 1,
+            sha256: None,
         });
     }
 
@@ -338,6 +345,38 @@ impl Builder {
         }
     }
 
+    /// Adds a file whose content may have a known SHA-256 (`file` is the
+    /// file to read and that hash).
+    fn add_hashed(
+        &mut self,
+        key: &str,
+        path: String,
+        size: u64,
+        (file, sha256): (PathBuf, Option<[u8; 32]>),
+        origin: String,
+        group: Group,
+    ) {
+        let n = self.entries.len();
+        self.add(key, path, size, Source::File(file), origin, group);
+        if self.entries.len() > n {
+            if let Some(e) = self.entries.last_mut() {
+                e.sha256 = sha256;
+            }
+        }
+    }
+
+    fn invalid(&mut self, vp: &ValidProfile) -> anyhow::Error {
+        let mut probs = Problems::new(&vp.loaded.lines);
+        for (k, m, f) in std::mem::take(&mut self.problems) {
+            probs.add(k, m, f);
+        }
+        InvalidProfile {
+            file: vp.loaded.file.clone(),
+            problems: probs.into_vec(),
+        }
+        .into()
+    }
+
     fn generated(&mut self, path: &str, bytes: Vec<u8>) {
         let n = bytes.len() as u64;
         self.add(
@@ -375,10 +414,35 @@ pub fn build(vp: &ValidProfile) -> Result<Plan> {
             .context("creating a scratch folder for files taken from the boot image")?,
     );
 
-    // Boot files from the boot image.
-    let boot_path = vp.resolve(&p.boot_image.path);
+    // Boot files from the boot image (a file, or a package in a content source).
+    let sources = packages::Sources::open(vp);
+    let (boot_path, boot_sha256, boot_origin) = match (&p.boot_image.path, &p.boot_image.id) {
+        (Some(path), _) => {
+            let f = vp.resolve(path);
+            let o = f.display().to_string();
+            (f, None, o)
+        }
+        (None, id) => match sources.image("boot_image.id", id.as_deref().unwrap_or_default()) {
+            Ok(img) => (img.path, img.sha256, img.origin),
+            Err(pr) => {
+                b.problems.push(pr);
+                return Err(b.invalid(vp));
+            }
+        },
+    };
     let index = p.boot_image.index;
-    let wim = Wim::open(&boot_path).with_context(|| format!("opening {}", boot_path.display()))?;
+    let wim = Wim::open(&boot_path).with_context(|| format!("opening {boot_origin}"))?;
+    if index == 0 || index > wim.image_count() {
+        b.problem(
+            "boot_image.index",
+            format!(
+                "{boot_origin} has {} image(s); there is no image {index}",
+                wim.image_count()
+            ),
+            "set `index` to an image the WIM holds (wimlib-imagex info lists them)",
+        );
+        return Err(b.invalid(vp));
+    }
     let mut boot = BootFiles::default();
     let mut wanted: Vec<(&str, String, u64)> = Vec::new();
     for (dest, inner, required) in BOOT_FILES {
@@ -387,8 +451,7 @@ pub fn build(vp: &ValidProfile) -> Result<Plan> {
             _ if *required => b.problem(
                 "boot_image.path",
                 format!(
-                    "{} image {index} has no {inner}, which the medium needs as /{dest}",
-                    boot_path.display()
+                    "{boot_origin} image {index} has no {inner}, which the medium needs as /{dest}"
                 ),
                 "use a WinPE boot image (boot.wim from the ADK or a site's boot image) that contains Windows/Boot",
             ),
@@ -399,14 +462,14 @@ pub fn build(vp: &ValidProfile) -> Result<Plan> {
         let inner: Vec<&str> = wanted.iter().map(|(_, i, _)| i.as_str()).collect();
         let files = wim
             .extract_files(index, &inner, scratch.path())
-            .with_context(|| format!("extracting boot files from {}", boot_path.display()))?;
+            .with_context(|| format!("extracting boot files from {boot_origin}"))?;
         for ((dest, inner, size), file) in wanted.into_iter().zip(files) {
             b.add(
                 "boot_image.path",
                 dest.to_string(),
                 size,
                 Source::File(file),
-                format!("{}#{index}:/{inner}", boot_path.display()),
+                format!("{boot_origin}#{index}:/{inner}"),
                 Group::Boot,
             );
             match dest {
@@ -420,12 +483,12 @@ pub fn build(vp: &ValidProfile) -> Result<Plan> {
     // The chosen boot image becomes sources/boot.wim.
     if wim.image_count() == 1 {
         let size = std::fs::metadata(&boot_path)?.len();
-        b.add(
+        b.add_hashed(
             "boot_image.path",
             BOOT_WIM.into(),
             size,
-            Source::File(boot_path.clone()),
-            boot_path.display().to_string(),
+            (boot_path.clone(), boot_sha256),
+            boot_origin.clone(),
             Group::Boot,
         );
     } else {
@@ -433,14 +496,14 @@ pub fn build(vp: &ValidProfile) -> Result<Plan> {
         let mut g = guid_bytes;
         g[15] ^= 0x5a;
         wim.export_image(index, &out, g)
-            .with_context(|| format!("exporting image {index} of {}", boot_path.display()))?;
+            .with_context(|| format!("exporting image {index} of {boot_origin}"))?;
         let size = std::fs::metadata(&out)?.len();
         b.add(
             "boot_image.path",
             BOOT_WIM.into(),
             size,
             Source::File(out),
-            format!("{}#{index} (exported)", boot_path.display()),
+            format!("{boot_origin}#{index} (exported)"),
             Group::Boot,
         );
     }
@@ -456,45 +519,110 @@ pub fn build(vp: &ValidProfile) -> Result<Plan> {
     }
 
     // Content under SMS/PKG.
+    let resolution = packages::resolve(vp, &sources);
+    b.problems.extend(resolution.problems);
+    let mut records = Vec::new();
     let mut os_path = None;
     if let Some(os) = &p.os_image {
-        let src = vp.resolve(&os.path);
-        let name = src
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("install.wim")
-            .to_string();
-        let dest = format!("SMS/PKG/{}/{}", os.id, name);
-        let size = std::fs::metadata(&src)?.len();
-        b.add(
-            "os_image.path",
-            dest.clone(),
-            size,
-            Source::File(src.clone()),
-            src.display().to_string(),
-            Group::Package(os.id.clone()),
-        );
-        os_path = Some(dest);
+        let img = match &os.path {
+            Some(path) => {
+                let src = vp.resolve(path);
+                Ok(packages::ImageFile {
+                    name: src
+                        .file_name()
+                        .and_then(|n| n.to_str())
+                        .unwrap_or("install.wim")
+                        .to_string(),
+                    size: std::fs::metadata(&src)?.len(),
+                    sha256: None,
+                    origin: src.display().to_string(),
+                    path: src,
+                })
+            }
+            None => sources.image("os_image.id", &os.id),
+        };
+        match img {
+            Ok(img) => {
+                let dest = format!("SMS/PKG/{}/{}", os.id, img.name);
+                if os.path.is_none() {
+                    match Wim::open(&img.path) {
+                        Ok(w) if os.index == 0 || os.index > w.image_count() => b.problem(
+                            "os_image.index",
+                            format!(
+                                "{} has {} image(s); there is no image {}",
+                                img.origin,
+                                w.image_count(),
+                                os.index
+                            ),
+                            "set `index` to an image the WIM holds (wimlib-imagex info lists them)",
+                        ),
+                        Ok(_) => {}
+                        Err(e) => b.problem(
+                            "os_image.id",
+                            format!("{}: {e}", img.origin),
+                            "name the package holding the OS image WIM",
+                        ),
+                    }
+                }
+                records.push(packages::PackageRecord {
+                    id: os.id.clone(),
+                    name: img.name.clone(),
+                    kind: "os-image".into(),
+                    path: dest.clone(),
+                    origin: img.origin.clone(),
+                    referenced_by: resolution.os_image_referenced_by.clone(),
+                });
+                b.add_hashed(
+                    "os_image.path",
+                    dest.clone(),
+                    img.size,
+                    (img.path, img.sha256),
+                    img.origin,
+                    Group::Package(os.id.clone()),
+                );
+                os_path = Some(dest);
+            }
+            Err(pr) => b.problems.push(pr),
+        }
     }
-    let mut pkg_paths = Vec::new();
-    for (i, pkg) in p.packages.iter().enumerate() {
-        let key = format!("packages[{i}].source");
+    let mut on_medium = Vec::new();
+    for r in resolution.packages {
+        let pkg = r.medium;
         if pkg.id.eq_ignore_ascii_case(PRESTART_ID) {
             b.problem(
-                &format!("packages[{i}].id"),
+                &r.key.replace(".source", ".id"),
                 format!("ID `{}` is reserved for the prestart files", pkg.id),
                 "give the package another ID",
             );
             continue;
         }
-        let dest = format!("SMS/PKG/{}", pkg.id);
-        b.add_tree(
-            &key,
-            &vp.resolve(&pkg.source),
-            &dest,
-            Group::Package(pkg.id.clone()),
-        );
-        pkg_paths.push((pkg.id.clone(), dest));
+        let group = Group::Package(pkg.id.clone());
+        match r.content {
+            packages::Content::Tree(src) => b.add_tree(&r.key, &src, &pkg.path, group),
+            packages::Content::Library { files, empty_dirs } => {
+                for f in files {
+                    let origin = format!("{} ({})", f.path.display(), f.rel);
+                    b.add_hashed(
+                        &r.key,
+                        format!("{}/{}", pkg.path, f.rel),
+                        f.size,
+                        (f.path, Some(f.sha256)),
+                        origin,
+                        group.clone(),
+                    );
+                }
+                for d in empty_dirs {
+                    b.empty_dirs.push(format!("{}/{d}", pkg.path));
+                }
+                if b.entries.iter().all(|e| e.group != group)
+                    && !b.empty_dirs.iter().any(|d| d.starts_with(&pkg.path))
+                {
+                    b.empty_dirs.push(pkg.path.clone());
+                }
+            }
+        }
+        records.push(r.record);
+        on_medium.push(pkg);
     }
     let mut prestart_path = None;
     if let Some(files) = p.prestart.as_ref().and_then(|ps| ps.files.as_ref()) {
@@ -511,7 +639,7 @@ pub fn build(vp: &ValidProfile) -> Result<Plan> {
     // Settings.
     let paths = generated::Paths {
         os_image: os_path.as_deref(),
-        packages: &pkg_paths,
+        packages: &on_medium,
         prestart: prestart_path.as_deref(),
     };
     b.generated(
@@ -578,15 +706,7 @@ pub fn build(vp: &ValidProfile) -> Result<Plan> {
     }
 
     if !b.problems.is_empty() {
-        let mut probs = Problems::new(&vp.loaded.lines);
-        for (k, m, f) in std::mem::take(&mut b.problems) {
-            probs.add(k, m, f);
-        }
-        return Err(InvalidProfile {
-            file: vp.loaded.file.clone(),
-            problems: probs.into_vec(),
-        }
-        .into());
+        return Err(b.invalid(vp));
     }
 
     let mut entries = b.entries;
@@ -597,6 +717,7 @@ pub fn build(vp: &ValidProfile) -> Result<Plan> {
         origin: "generated (written last)".into(),
         group: Group::Data,
         volume: 1,
+        sha256: None,
     });
     entries.sort_by(|a, b| sort_key(&a.path).cmp(&sort_key(&b.path)));
     let mut empty_dirs = b.empty_dirs;
@@ -662,6 +783,7 @@ pub fn build(vp: &ValidProfile) -> Result<Plan> {
         empty_dirs,
         boot,
         scratch: Some(scratch),
+        packages: records,
     };
     plan.size_manifest();
     Ok(plan)
@@ -813,6 +935,8 @@ pub struct PlanView<'a> {
     pub boot: &'a BootFiles,
     pub files: Vec<EntryView<'a>>,
     pub empty_dirs: &'a [String],
+    /// Every package on the medium, its origin and the steps referencing it.
+    pub packages: &'a [packages::PackageRecord],
     pub total_files: usize,
     pub total_bytes: u64,
     pub volumes: u32,
@@ -848,6 +972,7 @@ impl Plan {
                 })
                 .collect(),
             empty_dirs: &self.empty_dirs,
+            packages: &self.packages,
             total_files: self.entries.len(),
             total_bytes: self.total_size(),
             volumes: self.volume_count(),

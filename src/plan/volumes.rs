@@ -192,6 +192,7 @@ pub fn assign(mut plan: Plan, capacity: u64) -> Result<Plan> {
                     origin: format!("{} (split part {})", e.origin, k + 1),
                     group: e.group.clone(),
                     volume: 0,
+                    sha256: None,
                 };
                 pe.volume = place(&mut used, cost(&pe));
                 if first_part {
@@ -256,6 +257,7 @@ mod tests {
             origin: "test".into(),
             group,
             volume: 1,
+            sha256: None,
         }
     }
 
@@ -277,6 +279,7 @@ mod tests {
             empty_dirs: Vec::new(),
             boot: Default::default(),
             scratch: None,
+            packages: Vec::new(),
         }
     }
 

@@ -104,6 +104,10 @@ pub struct Profile {
     /// Applications, packages and driver packages (prestaged, standalone).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub packages: Vec<Package>,
+    /// Places where packages are found by ID, searched in order: content
+    /// libraries of distribution points and folders of package folders.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub content_sources: Vec<ContentSource>,
     /// A command run before the task sequence starts, and its files.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prestart: Option<Prestart>,
@@ -133,8 +137,14 @@ pub struct Profile {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BootImage {
-    /// Path of the boot image WIM.
-    pub path: String,
+    /// Path of the boot image WIM; without it, `id` names a boot image
+    /// package found in `content_sources`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// Package ID of the boot image, taken from `content_sources` when
+    /// `path` is not given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
     /// 1-based image index inside the WIM.
     #[serde(default = "one")]
     pub index: u32,
@@ -149,8 +159,10 @@ fn one() -> u32 {
 pub struct OsImage {
     /// Package ID of the OS image (e.g. `TSM00001`).
     pub id: String,
-    /// Path of the OS image WIM.
-    pub path: String,
+    /// Path of the OS image WIM; without it, the package `id` is taken
+    /// from `content_sources`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
     /// 1-based image index the task sequence applies.
     #[serde(default = "one")]
     pub index: u32,
@@ -195,8 +207,32 @@ pub struct Package {
     pub name: String,
     /// application, package or driver.
     pub kind: PackageKind,
-    /// Folder (or single file) holding the package content.
-    pub source: String,
+    /// Folder (or single file) holding the package content; without it,
+    /// the package is taken from `content_sources` by its ID.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// Content ID in a content library (application content is stored
+    /// as `Content_<GUID>.<n>`); default: the package's newest content.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_id: Option<String>,
+    /// Application model name (`ScopeId_.../Application_...`) that
+    /// Install Application steps use to name this application.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_name: Option<String>,
+}
+
+/// A place packages are found by ID: exactly one of the two keys.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ContentSource {
+    /// A distribution point's content library (`SCCMContentLib`, holding
+    /// `PkgLib`, `DataLib` and `FileLib`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_library: Option<String>,
+    /// A folder holding one subfolder per package ID (an exported content
+    /// folder, or the `SMS/PKG` folder of another medium).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub folder: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]

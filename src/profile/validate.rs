@@ -365,14 +365,71 @@ pub fn validate(
     section(&mut p, t, "capture", pr.capture.is_some(), r.capture);
     section(&mut p, t, "prestaged", pr.prestaged.is_some(), r.prestaged);
 
+    // Content sources.
+    for (i, cs) in pr.content_sources.iter().enumerate() {
+        let key = format!("content_sources[{i}]");
+        match (&cs.content_library, &cs.folder) {
+            (Some(lib), None) => {
+                let k = format!("{key}.content_library");
+                if check_source(&mut p, &base, &k, lib, Want::Dir) {
+                    let root = resolve(&base, lib);
+                    for sub in [
+                        crate::configmgr::content_library::PKG_LIB,
+                        crate::configmgr::content_library::DATA_LIB,
+                        crate::configmgr::content_library::FILE_LIB,
+                    ] {
+                        if !root.join(sub).is_dir() {
+                            p.add(
+                                &k,
+                                format!(
+                                    "{} is not a content library: it has no {sub} folder",
+                                    root.display()
+                                ),
+                                "point it at the SCCMContentLib folder of a distribution point (it holds PkgLib, DataLib and FileLib), or use `folder` for a folder of package folders",
+                            );
+                            break;
+                        }
+                    }
+                }
+            }
+            (None, Some(dir)) => {
+                check_source(&mut p, &base, &format!("{key}.folder"), dir, Want::Dir);
+            }
+            _ => p.add(
+                &key,
+                "must have exactly one of `content_library` and `folder`",
+                "write {\"content_library\": PATH} or {\"folder\": PATH}, one per entry",
+            ),
+        }
+    }
+    let sources = !pr.content_sources.is_empty();
+    let need_sources = |p: &mut Problems, key: &str, what: &str| {
+        if !sources {
+            p.add(
+                key,
+                format!("is missing, and there are no `content_sources` to take {what} from"),
+                format!("give `{key}`, or add `content_sources` holding {what}"),
+            );
+        }
+    };
+
     // Boot image.
-    check_wim(
-        &mut p,
-        &base,
-        "boot_image",
-        &pr.boot_image.path,
-        pr.boot_image.index,
-    );
+    match (&pr.boot_image.path, &pr.boot_image.id) {
+        (Some(path), _) => check_wim(&mut p, &base, "boot_image", path, pr.boot_image.index),
+        (None, Some(id)) => {
+            check_id(&mut p, "boot_image.id", id);
+            need_sources(
+                &mut p,
+                "boot_image.path",
+                &format!("boot image package {id}"),
+            );
+        }
+        (None, None) => p.add(
+            "boot_image",
+            "names no boot image",
+            "give `path` (a boot.wim), or `id` (a boot image package in `content_sources`)",
+        ),
+    }
 
     // Package IDs share the SMS/PKG namespace, which is case-insensitive.
     let mut ids: HashMap<String, String> = HashMap::new();
@@ -393,7 +450,14 @@ pub fn validate(
         check_id(&mut p, "os_image.id", &os.id);
         claim_id(&mut p, "os_image.id".into(), &os.id);
         if r.os_image != Allowed::No {
-            check_wim(&mut p, &base, "os_image", &os.path, os.index);
+            match &os.path {
+                Some(path) => check_wim(&mut p, &base, "os_image", path, os.index),
+                None => need_sources(
+                    &mut p,
+                    "os_image.path",
+                    &format!("OS image package {}", os.id),
+                ),
+            }
         }
     }
     if let Some(ts) = &pr.task_sequence {
@@ -434,13 +498,32 @@ pub fn validate(
         if pkg.name.trim().is_empty() {
             p.add(format!("{key}.name"), "is empty", "give the package a name");
         }
-        check_source(
-            &mut p,
-            &base,
-            &format!("{key}.source"),
-            &pkg.source,
-            Want::Either,
-        );
+        match &pkg.source {
+            Some(src) => {
+                check_source(&mut p, &base, &format!("{key}.source"), src, Want::Either);
+                if pkg.content_id.is_some() {
+                    p.add(
+                        format!("{key}.content_id"),
+                        "applies only to content taken from a content library",
+                        "remove `content_id`, or remove `source` to take the content from `content_sources`",
+                    );
+                }
+            }
+            None => need_sources(
+                &mut p,
+                &format!("{key}.source"),
+                &format!("package {}", pkg.id),
+            ),
+        }
+        if let Some(c) = &pkg.content_id {
+            if !crate::configmgr::content_library::valid_content_id(c) {
+                p.add(
+                    format!("{key}.content_id"),
+                    format!("`{c}` is not a content ID"),
+                    "use the content ID as the library names it, like TSM00012.1 or Content_<GUID>.1",
+                );
+            }
+        }
     }
     if let Some(ps) = &pr.prestart {
         if ps.command.trim().is_empty() {

@@ -206,6 +206,9 @@ pub fn write_medium<D: BlockIo + Send + ?Sized>(
         w.end_file();
         Ok(())
     })?;
+    for (i, h) in digests.iter() {
+        crate::write::check_expected(&plan.entries[*i], h)?;
+    }
     medium
         .disk
         .write(dev)

@@ -11,6 +11,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use serde::Serialize;
+use sha2::Digest as _;
 
 use crate::io::Progress;
 use crate::plan::{Entry, Source};
@@ -73,8 +74,20 @@ pub fn open_source(e: &Entry) -> Result<Box<dyn Read + Send>> {
                 origin: e.origin.clone(),
                 group: e.group.clone(),
                 volume: e.volume,
+                sha256: None,
             };
-            let r = open_source(&inner)?;
+            let mut r = open_source(&inner)?;
+            if let Some(want) = e.sha256 {
+                // The expected hash is of the plaintext: check it as it is read.
+                r = Box::new(VerifyingReader {
+                    inner: r,
+                    hasher: sha2::Sha256::new(),
+                    done: 0,
+                    size: x.plain_size,
+                    want,
+                    what: mismatch_context(e),
+                });
+            }
             Ok(Box::new(crate::crypto::stream::EncryptReader::new(
                 r,
                 &x.media_key,
@@ -108,8 +121,72 @@ pub fn copy_entry<W: std::io::Write + ?Sized>(
     progress: &Progress,
 ) -> Result<[u8; 32]> {
     let r = open_source(e)?;
-    crate::io::copy_exact(r, w, e.size, progress)
-        .with_context(|| format!("copying {} to /{}", e.origin, e.path))
+    let h = crate::io::copy_exact(r, w, e.size, progress)
+        .with_context(|| format!("copying {} to /{}", e.origin, e.path))?;
+    check_expected(e, &h)?;
+    Ok(h)
+}
+
+/// Fails when a file's computed SHA-256 differs from the one the plan
+/// expects (content from a content library, whose INI records the hash).
+/// Encrypted entries are checked on their plaintext while it is read.
+pub fn check_expected(e: &Entry, computed: &[u8; 32]) -> Result<()> {
+    if matches!(e.source, Source::Encrypted(_)) {
+        return Ok(());
+    }
+    match e.sha256 {
+        Some(want) if want != *computed => Err(anyhow::anyhow!(
+            "{}: it has SHA-256 {}, but the content library records {}",
+            mismatch_context(e),
+            hex::encode_upper(computed),
+            hex::encode_upper(want)
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn mismatch_context(e: &Entry) -> String {
+    let pkg = match &e.group {
+        crate::plan::Group::Package(id) => format!("package {id}, "),
+        _ => String::new(),
+    };
+    format!(
+        "{pkg}file /{} ({}) is damaged in the content library; redistribute the content to the distribution point (or validate it there) and build again",
+        e.path, e.origin
+    )
+}
+
+/// Hashes what passes and fails the read that completes `size` bytes when
+/// the hash differs from `want`.
+struct VerifyingReader {
+    inner: Box<dyn Read + Send>,
+    hasher: sha2::Sha256,
+    done: u64,
+    size: u64,
+    want: [u8; 32],
+    what: String,
+}
+
+impl Read for VerifyingReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        use sha2::Digest;
+        let n = self.inner.read(buf)?;
+        let before = self.done;
+        self.hasher.update(&buf[..n]);
+        self.done += n as u64;
+        if before < self.size && self.done >= self.size {
+            let got: [u8; 32] = self.hasher.clone().finalize().into();
+            if got != self.want {
+                return Err(std::io::Error::other(format!(
+                    "{}: it has SHA-256 {}, but the content library records {}",
+                    self.what,
+                    hex::encode_upper(got),
+                    hex::encode_upper(self.want)
+                )));
+            }
+        }
+        Ok(n)
+    }
 }
 
 /// Hashes collected while writing, by medium path.
