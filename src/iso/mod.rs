@@ -67,11 +67,20 @@ fn volume_set_id(plan: &Plan) -> String {
     format!("{}_{}", hex::encode_upper(&h[..8]), plan.label)
 }
 
+/// Shared bytes readable through a cursor.
+struct ArcBytes(std::sync::Arc<[u8]>);
+
+impl AsRef<[u8]> for ArcBytes {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
 /// Reads file data for the writer and keeps the hash of each content.
 struct PlanSources<'a> {
     plan: &'a Plan,
     dedup: &'a dedup::Dedup,
-    manifest: RefCell<Option<Vec<u8>>>,
+    manifest: RefCell<Option<std::sync::Arc<[u8]>>>,
     hashes: RefCell<HashMap<usize, [u8; 32]>>,
 }
 
@@ -83,7 +92,7 @@ impl write::Sources for PlanSources<'_> {
                 .borrow()
                 .clone()
                 .context("the manifest is written last")?;
-            return Ok(Box::new(std::io::Cursor::new(m)));
+            return Ok(Box::new(std::io::Cursor::new(ArcBytes(m))));
         }
         let e = &self.plan.entries[self.dedup.contents[source].entry];
         open_source(e)
@@ -257,20 +266,16 @@ pub fn write(plan: &Plan, dest: &Path, opts: &WriteOptions) -> Result<Report> {
     }
 
     // The manifest, now that every file is hashed.
-    let hashes = sources.hashes.borrow().clone();
-    let by_path: HashMap<String, [u8; 32]> = plan
-        .entries
-        .iter()
-        .enumerate()
-        .filter(|(_, e)| !matches!(e.source, Source::Manifest))
-        .filter_map(|(i, e)| {
+    let manifest = {
+        let hashes = sources.hashes.borrow();
+        let empty: [u8; 32] = Sha256::digest([]).into();
+        plan.render_manifest(|i| {
             hashes
                 .get(&d.content_of[i])
-                .map(|h| (e.path.clone(), *h))
-                .or_else(|| (e.size == 0).then(|| (e.path.clone(), Sha256::digest([]).into())))
+                .copied()
+                .or_else(|| (plan.entries[i].size == 0).then_some(empty))
         })
-        .collect();
-    let manifest = plan.render_manifest(&by_path);
+    };
     let planned = plan
         .entries
         .iter()
@@ -284,6 +289,7 @@ pub fn write(plan: &Plan, dest: &Path, opts: &WriteOptions) -> Result<Report> {
             planned
         );
     }
+    let manifest: std::sync::Arc<[u8]> = manifest.into();
     *sources.manifest.borrow_mut() = Some(manifest.clone());
 
     let mut shas = Vec::new();

@@ -17,7 +17,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
-use crate::manifest::{self, FileRecord, Manifest, ProfileIdentity};
+use crate::manifest::{self, ProfileIdentity};
 use crate::profile::validate::normalize_target;
 use crate::profile::{InvalidProfile, MediaSize, MediaType, Problem, Problems, ValidProfile};
 use crate::wim::Wim;
@@ -705,7 +705,7 @@ impl Plan {
     /// Sets the manifest entry's size: rendering with placeholder hashes
     /// gives the exact size, as every hash has the same length.
     pub fn size_manifest(&mut self) {
-        let msize = self.render_manifest(&HashMap::new()).len() as u64;
+        let msize = self.manifest_view(|_| None).rendered_len();
         for e in &mut self.entries {
             if matches!(e.source, Source::Manifest) {
                 e.size = msize;
@@ -718,31 +718,18 @@ impl Plan {
         self.entries.iter().map(|e| e.volume).max().unwrap_or(1)
     }
 
-    /// The manifest, with the hashes known so far (others are zeros).
-    /// In a volume set every file records its volume.
-    pub fn render_manifest(&self, hashes: &HashMap<String, [u8; 32]>) -> Vec<u8> {
-        let sets = self.volume_count() > 1;
-        let files = self
-            .entries
-            .iter()
-            .filter(|e| !matches!(e.source, Source::Manifest))
-            .map(|e| FileRecord {
-                path: e.path.clone(),
-                size: e.size,
-                sha256: hashes
-                    .get(&e.path)
-                    .map(hex::encode)
-                    .unwrap_or_else(|| manifest::UNKNOWN_SHA256.to_string()),
-                encrypted: match &e.source {
-                    Source::Encrypted(x) => Some(manifest::EncryptedRecord {
-                        plain_size: x.plain_size,
-                    }),
-                    _ => None,
-                },
-                volume: sets.then_some(e.volume),
-            })
-            .collect();
-        Manifest {
+    /// The manifest, with the hashes known so far (`hash_of` an entry's
+    /// index; others are zeros). In a volume set every file records its
+    /// volume.
+    pub fn render_manifest(&self, hash_of: impl Fn(usize) -> Option<[u8; 32]>) -> Vec<u8> {
+        self.manifest_view(hash_of).render()
+    }
+
+    fn manifest_view<F: Fn(usize) -> Option<[u8; 32]>>(
+        &self,
+        hash_of: F,
+    ) -> manifest::ManifestOf<ManifestFiles<'_, F>> {
+        manifest::ManifestOf {
             format: manifest::FORMAT.into(),
             checksum: manifest::UNKNOWN_SHA256.into(),
             site: self.site.clone(),
@@ -765,9 +752,11 @@ impl Plan {
                     key_header: encrypt::KEY_PATH.to_string(),
                     scheme: "tsmedia-aes256gcm-stream-v1".into(),
                 }),
-            files,
+            files: ManifestFiles {
+                plan: self,
+                hash_of,
+            },
         }
-        .to_bytes()
     }
 
     /// Total bytes of all files.
@@ -799,6 +788,67 @@ impl Plan {
             line: None,
             message,
             fix: fix.to_string(),
+        }
+    }
+}
+
+/// The files of a manifest being written, streamed from the plan's entries.
+pub struct ManifestFiles<'a, F> {
+    plan: &'a Plan,
+    hash_of: F,
+}
+
+impl<F: Fn(usize) -> Option<[u8; 32]>> Serialize for ManifestFiles<'_, F> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let sets = self.plan.volume_count() > 1;
+        s.collect_seq(
+            self.plan
+                .entries
+                .iter()
+                .enumerate()
+                .filter(|(_, e)| !matches!(e.source, Source::Manifest))
+                .map(|(i, e)| manifest::FileRecordOut {
+                    path: &e.path,
+                    size: e.size,
+                    sha256: manifest::HexDigest((self.hash_of)(i)),
+                    encrypted: match &e.source {
+                        Source::Encrypted(x) => Some(manifest::EncryptedRecord {
+                            plain_size: x.plain_size,
+                        }),
+                        _ => None,
+                    },
+                    volume: sets.then_some(e.volume),
+                }),
+        )
+    }
+}
+
+/// Hashes of the plan's entries, by entry index, as writers collect them.
+#[derive(Debug, Default, Clone)]
+pub struct Hashes(Vec<Option<[u8; 32]>>);
+
+impl Hashes {
+    pub fn new() -> Hashes {
+        Hashes::default()
+    }
+
+    pub fn insert(&mut self, entry: usize, sha256: [u8; 32]) {
+        if self.0.len() <= entry {
+            self.0.resize(entry + 1, None);
+        }
+        self.0[entry] = Some(sha256);
+    }
+
+    pub fn get(&self, entry: usize) -> Option<[u8; 32]> {
+        self.0.get(entry).copied().flatten()
+    }
+
+    /// Takes every hash `other` has.
+    pub fn extend(&mut self, other: Hashes) {
+        for (i, h) in other.0.into_iter().enumerate() {
+            if let Some(h) = h {
+                self.insert(i, h);
+            }
         }
     }
 }

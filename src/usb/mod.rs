@@ -179,15 +179,17 @@ pub fn write_medium<D: BlockIo + Send + ?Sized>(
 ) -> Result<(Hashes, Vec<u8>)> {
     let mut manifest = Vec::new();
     let by_path = |d: &blockio::Digests| -> Hashes {
-        d.iter()
-            .map(|(i, h)| (plan.entries[*i].path.clone(), *h))
-            .collect()
+        let mut h = Hashes::new();
+        for (i, d) in d.iter() {
+            h.insert(*i, *d);
+        }
+        h
     };
     let digests = fat32::write_volume(dev, medium.disk.part_offset(), &medium.layout, |i, w| {
         let e = &plan.entries[i];
         if matches!(e.source, Source::Manifest) {
             let hashes = by_path(&w.all_digests()?);
-            manifest = plan.render_manifest(&hashes);
+            manifest = plan.render_manifest(|i| hashes.get(i));
             if manifest.len() as u64 != e.size {
                 bail!(
                     "the manifest came out {} bytes, not the planned {}",
@@ -268,11 +270,11 @@ pub fn verify<D: BlockIo + ?Sized>(
         )));
     }
     let vol = fat32::Volume::open(dev, off)?;
-    for e in &plan.entries {
+    for (i, e) in plan.entries.iter().enumerate() {
         let want: [u8; 32] = match &e.source {
             Source::Manifest => Sha256::digest(manifest).into(),
-            _ => match hashes.get(&e.path) {
-                Some(h) => *h,
+            _ => match hashes.get(i) {
+                Some(h) => h,
                 None => bail!("no hash recorded for /{}", e.path),
             },
         };

@@ -23,7 +23,7 @@ pub fn write(plan: &Plan, dest: &Path, opts: &WriteOptions) -> Result<Report> {
     }
     let progress = Progress::bytes(plan.total_size(), "writing", opts.quiet);
     let mut hashes = Hashes::new();
-    for e in &plan.entries {
+    for (i, e) in plan.entries.iter().enumerate() {
         if matches!(e.source, Source::Manifest) {
             continue;
         }
@@ -34,9 +34,9 @@ pub fn write(plan: &Plan, dest: &Path, opts: &WriteOptions) -> Result<Report> {
         let h = copy_entry(e, &mut w, &progress)?;
         w.flush()
             .with_context(|| format!("writing {}", target.display()))?;
-        hashes.insert(e.path.clone(), h);
+        hashes.insert(i, h);
     }
-    let manifest = plan.render_manifest(&hashes);
+    let manifest = plan.render_manifest(|i| hashes.get(i));
     let mpath = root.join(crate::manifest::MANIFEST_PATH);
     let mut f =
         std::fs::File::create(&mpath).with_context(|| format!("creating {}", mpath.display()))?;

@@ -5,7 +5,6 @@ pub mod output;
 pub mod usb;
 pub mod wim;
 
-use std::collections::HashMap;
 use std::io::Read;
 use std::path::PathBuf;
 
@@ -112,5 +111,4 @@ pub fn copy_entry<W: std::io::Write + ?Sized>(
         .with_context(|| format!("copying {} to /{}", e.origin, e.path))
 }
 
-/// Hashes collected while writing, by medium path.
-pub type Hashes = HashMap<String, [u8; 32]>;
+pub use crate::plan::Hashes;
