@@ -74,7 +74,7 @@ fn hash_prefix(plan: &Plan, i: usize, limit: u64) -> Result<[u8; 32]> {
         crate::io::cancel::check()?;
         let k = r
             .read(&mut buf)
-            .with_context(|| format!("reading {}", e.origin))?;
+            .with_context(|| format!("reading {}", e.origin()))?;
         if k == 0 {
             break;
         }
@@ -87,7 +87,7 @@ fn hash_prefix(plan: &Plan, i: usize, limit: u64) -> Result<[u8; 32]> {
             got: n,
             how: "shrank".into(),
         })
-        .with_context(|| format!("reading {} for /{}", e.origin, e.path));
+        .with_context(|| format!("reading {} for /{}", e.origin(), e.path));
     }
     Ok(h.finalize().into())
 }

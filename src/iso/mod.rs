@@ -103,7 +103,7 @@ impl write::Sources for PlanSources<'_> {
             return format!("the manifest to /{}", crate::manifest::MANIFEST_PATH);
         }
         let e = &self.plan.entries[self.dedup.contents[source].entry];
-        format!("{} to /{}", e.origin, e.path)
+        format!("{} to /{}", e.origin(), e.path)
     }
 
     fn copied(&self, source: usize, sha256: [u8; 32]) -> Result<()> {
@@ -116,7 +116,7 @@ impl write::Sources for PlanSources<'_> {
                 let e = &self.plan.entries[c.entry];
                 bail!(
                     "{} changed during the build (its content differs from when duplicates were looked for); run the build again once the source is stable",
-                    e.origin
+                    e.origin()
                 );
             }
         }
@@ -126,7 +126,7 @@ impl write::Sources for PlanSources<'_> {
                 let e = &self.plan.entries[c.entry];
                 bail!(
                     "{} changed during the build (two volumes got different bytes); run the build again once the source is stable",
-                    e.origin
+                    e.origin()
                 );
             }
         }

@@ -92,8 +92,9 @@ pub enum Group {
     Boot,
     /// `SMS/data` settings: first volume.
     Data,
-    /// Content of one package (or the OS image, or the prestart files).
-    Package(String),
+    /// Content of one package (or the OS image, or the prestart files);
+    /// the ID is shared by every file of the package.
+    Package(Arc<str>),
     /// extra_files.
     Extra,
 }
@@ -105,12 +106,45 @@ pub struct Entry {
     pub path: String,
     pub size: u64,
     pub source: Source,
-    /// Human description of the source.
-    pub origin: String,
+    /// Human description of the source when the source does not say it
+    /// (generated files, files taken from a WIM, parts of a split file);
+    /// `None`: the source file's path (see [`Entry::origin`]).
+    pub note: Option<Arc<str>>,
     pub group: Group,
     /// Volume of an ISO volume set that holds the file (1-based; 1 unless
     /// the plan was split into volumes).
     pub volume: u32,
+}
+
+impl Entry {
+    /// Where the bytes come from, for people: the note, else the source.
+    pub fn origin(&self) -> Origin<'_> {
+        Origin(self)
+    }
+}
+
+/// An entry's origin, rendered only when printed.
+pub struct Origin<'a>(&'a Entry);
+
+impl std::fmt::Display for Origin<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(n) = &self.0.note {
+            return f.write_str(n);
+        }
+        let mut s = &self.0.source;
+        while let Source::Encrypted(x) = s {
+            s = &x.inner;
+        }
+        match s {
+            Source::File(p) => write!(f, "{}", p.display()),
+            _ => f.write_str("generated"),
+        }
+    }
+}
+
+/// A note for [`Entry::note`].
+pub fn note(s: impl Into<String>) -> Option<Arc<str>> {
+    Some(Arc::from(s.into()))
 }
 
 /// Name, description and the product's metadata fields of a prestaged WIM image.
@@ -239,7 +273,10 @@ struct Builder {
     entries: Vec<Entry>,
     empty_dirs: Vec<String>,
     /// Upper-cased path -> (JSON path of the claimant, exact path).
-    claimed: HashMap<String, (String, String)>,
+    /// (index into `keys` of the claimant's JSON path, index of its entry).
+    claimed: HashMap<String, (u32, u32)>,
+    /// JSON paths of the profile keys that added files.
+    keys: Vec<String>,
     problems: Vec<(String, String, String)>,
 }
 
@@ -255,13 +292,13 @@ impl Builder {
         path: String,
         size: u64,
         source: Source,
-        origin: String,
+        note: Option<Arc<str>>,
         group: Group,
     ) {
         let upper = path.to_uppercase();
-        if let Some((other, exact)) = self.claimed.get(&upper) {
-            let other = other.clone();
-            let exact = exact.clone();
+        if let Some(&(other, exact)) = self.claimed.get(&upper) {
+            let other = self.keys[other as usize].clone();
+            let exact = self.entries[exact as usize].path.clone();
             self.problem(
                 key,
                 format!(
@@ -271,12 +308,16 @@ impl Builder {
             );
             return;
         }
-        self.claimed.insert(upper, (key.to_string(), path.clone()));
+        if self.keys.last().map(|k| k.as_str()) != Some(key) {
+            self.keys.push(key.to_string());
+        }
+        let claim = ((self.keys.len() - 1) as u32, self.entries.len() as u32);
+        self.claimed.insert(upper, claim);
         self.entries.push(Entry {
             path,
             size,
             source,
-            origin,
+            note,
             group,
             volume: 1,
         });
@@ -313,7 +354,7 @@ impl Builder {
                 join(&name),
                 meta.len(),
                 Source::File(src.to_path_buf()),
-                src.display().to_string(),
+                None,
                 group,
             );
             return;
@@ -326,13 +367,12 @@ impl Builder {
             self.empty_dirs.push(join(&d));
         }
         for f in w.files {
-            let origin = f.path.display().to_string();
             self.add(
                 key,
                 join(&f.rel),
                 f.size,
                 Source::File(f.path),
-                origin,
+                None,
                 group.clone(),
             );
         }
@@ -345,7 +385,7 @@ impl Builder {
             path.to_string(),
             n,
             Source::Bytes(bytes.into()),
-            "generated".into(),
+            None,
             Group::Data,
         );
     }
@@ -366,6 +406,7 @@ pub fn build(vp: &ValidProfile) -> Result<Plan> {
         entries: Vec::new(),
         empty_dirs: Vec::new(),
         claimed: HashMap::new(),
+        keys: Vec::new(),
         problems: Vec::new(),
     };
     let scratch = Arc::new(
@@ -406,7 +447,7 @@ pub fn build(vp: &ValidProfile) -> Result<Plan> {
                 dest.to_string(),
                 size,
                 Source::File(file),
-                format!("{}#{index}:/{inner}", boot_path.display()),
+                note(format!("{}#{index}:/{inner}", boot_path.display())),
                 Group::Boot,
             );
             match dest {
@@ -425,7 +466,7 @@ pub fn build(vp: &ValidProfile) -> Result<Plan> {
             BOOT_WIM.into(),
             size,
             Source::File(boot_path.clone()),
-            boot_path.display().to_string(),
+            None,
             Group::Boot,
         );
     } else {
@@ -440,7 +481,7 @@ pub fn build(vp: &ValidProfile) -> Result<Plan> {
             BOOT_WIM.into(),
             size,
             Source::File(out),
-            format!("{}#{index} (exported)", boot_path.display()),
+            note(format!("{}#{index} (exported)", boot_path.display())),
             Group::Boot,
         );
     }
@@ -471,8 +512,8 @@ pub fn build(vp: &ValidProfile) -> Result<Plan> {
             dest.clone(),
             size,
             Source::File(src.clone()),
-            src.display().to_string(),
-            Group::Package(os.id.clone()),
+            None,
+            Group::Package(os.id.as_str().into()),
         );
         os_path = Some(dest);
     }
@@ -492,7 +533,7 @@ pub fn build(vp: &ValidProfile) -> Result<Plan> {
             &key,
             &vp.resolve(&pkg.source),
             &dest,
-            Group::Package(pkg.id.clone()),
+            Group::Package(pkg.id.as_str().into()),
         );
         pkg_paths.push((pkg.id.clone(), dest));
     }
@@ -555,7 +596,7 @@ pub fn build(vp: &ValidProfile) -> Result<Plan> {
         let key = b
             .claimed
             .get(&c.to_uppercase())
-            .map(|x| x.0.clone())
+            .map(|x| b.keys[x.0 as usize].clone())
             .unwrap_or_default();
         b.problem(
             &key,
@@ -566,7 +607,7 @@ pub fn build(vp: &ValidProfile) -> Result<Plan> {
     if b.claimed
         .contains_key(&manifest::MANIFEST_PATH.to_uppercase())
     {
-        let key = b.claimed[&manifest::MANIFEST_PATH.to_uppercase()].0.clone();
+        let key = b.keys[b.claimed[&manifest::MANIFEST_PATH.to_uppercase()].0 as usize].clone();
         b.problem(
             &key,
             format!(
@@ -576,6 +617,9 @@ pub fn build(vp: &ValidProfile) -> Result<Plan> {
             "rename the file",
         );
     }
+
+    // The claims are only needed while files are added.
+    b.claimed = HashMap::new();
 
     if !b.problems.is_empty() {
         let mut probs = Problems::new(&vp.loaded.lines);
@@ -594,7 +638,7 @@ pub fn build(vp: &ValidProfile) -> Result<Plan> {
         path: manifest::MANIFEST_PATH.to_string(),
         size: 0,
         source: Source::Manifest,
-        origin: "generated (written last)".into(),
+        note: note("generated (written last)"),
         group: Group::Data,
         volume: 1,
     });
@@ -872,7 +916,7 @@ pub struct PlanView<'a> {
 pub struct EntryView<'a> {
     pub path: &'a str,
     pub size: u64,
-    pub source: &'a str,
+    pub source: String,
     pub group: &'a Group,
     /// ISO volume holding the file (1 unless the medium is a volume set).
     pub volume: u32,
@@ -892,7 +936,7 @@ impl Plan {
                 .map(|e| EntryView {
                     path: &e.path,
                     size: e.size,
-                    source: &e.origin,
+                    source: e.origin().to_string(),
                     group: &e.group,
                     volume: e.volume,
                 })

@@ -189,7 +189,7 @@ pub fn assign(mut plan: Plan, capacity: u64) -> Result<Plan> {
                     path,
                     size,
                     source: Source::File(part),
-                    origin: format!("{} (split part {})", e.origin, k + 1),
+                    note: super::note(format!("{} (split part {})", e.origin(), k + 1)),
                     group: e.group.clone(),
                     volume: 0,
                 };
@@ -253,7 +253,7 @@ mod tests {
             path: path.into(),
             size,
             source: Source::Bytes(Arc::from(&b""[..])),
-            origin: "test".into(),
+            note: None,
             group,
             volume: 1,
         }

@@ -204,7 +204,7 @@ pub fn write_medium<D: BlockIo + Send + ?Sized>(
         }
         w.begin_file(i);
         copy_into(e, w, progress)
-            .with_context(|| format!("copying {} to /{}", e.origin, e.path))?;
+            .with_context(|| format!("copying {} to /{}", e.origin(), e.path))?;
         w.end_file();
         Ok(())
     })?;

@@ -69,7 +69,7 @@ pub fn open_source(e: &Entry) -> Result<Box<dyn Read + Send>> {
                 path: e.path.clone(),
                 size: x.plain_size,
                 source: x.inner.clone(),
-                origin: e.origin.clone(),
+                note: e.note.clone(),
                 group: e.group.clone(),
                 volume: e.volume,
             };
@@ -108,7 +108,7 @@ pub fn copy_entry<W: std::io::Write + ?Sized>(
 ) -> Result<[u8; 32]> {
     let r = open_source(e)?;
     crate::io::copy_exact(r, w, e.size, progress)
-        .with_context(|| format!("copying {} to /{}", e.origin, e.path))
+        .with_context(|| format!("copying {} to /{}", e.origin(), e.path))
 }
 
 pub use crate::plan::Hashes;
