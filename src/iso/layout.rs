@@ -239,7 +239,24 @@ impl Layout {
         root.joliet_id = root_id;
         root.iso_num = 1;
         root.joliet_num = 1;
-        let mut nodes = Vec::with_capacity(input.files.len() + 1);
+        // Every folder named by a path, counted first so the node list is
+        // allocated once at its final size.
+        let folders = {
+            let mut seen: std::collections::HashSet<&str> = std::collections::HashSet::new();
+            // Ancestors of every path; an empty folder is counted itself below.
+            let paths = input.files.iter().map(|f| f.path.as_str());
+            for p in paths.chain(input.empty_dirs.iter().map(|d| d.as_str())) {
+                let mut at = p.len();
+                while let Some(i) = p[..at].rfind('/') {
+                    if !seen.insert(&p[..i]) {
+                        break;
+                    }
+                    at = i;
+                }
+            }
+            seen.len() + input.empty_dirs.len()
+        };
+        let mut nodes = Vec::with_capacity(1 + folders + input.files.len());
         nodes.push(root);
         let mut dirs: HashMap<String, usize> = HashMap::new();
         dirs.insert(String::new(), 0);
@@ -393,6 +410,8 @@ impl Layout {
             (UDF_ANCHOR as u64, Part::UdfAnchor(UDF_ANCHOR)),
             (PARTITION_START as u64, Part::FileSet),
         ];
+        let dir_count = nodes.iter().filter(|n| n.is_dir).count();
+        parts.reserve(nodes.len() + 2 * dir_count + input.blobs.len() + 4);
 
         // UDF metadata in the partition (blocks relative to its start).
         let mut lb: u64 = 2;

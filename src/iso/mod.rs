@@ -81,7 +81,8 @@ struct PlanSources<'a> {
     plan: &'a Plan,
     dedup: &'a dedup::Dedup,
     manifest: RefCell<Option<std::sync::Arc<[u8]>>>,
-    hashes: RefCell<HashMap<usize, [u8; 32]>>,
+    /// Per content: its SHA-256 once copied.
+    hashes: RefCell<Vec<Option<[u8; 32]>>>,
 }
 
 impl write::Sources for PlanSources<'_> {
@@ -121,8 +122,8 @@ impl write::Sources for PlanSources<'_> {
             }
         }
         let mut h = self.hashes.borrow_mut();
-        if let Some(old) = h.get(&source) {
-            if *old != sha256 {
+        if let Some(old) = h[source] {
+            if old != sha256 {
                 let e = &self.plan.entries[c.entry];
                 bail!(
                     "{} changed during the build (two volumes got different bytes); run the build again once the source is stable",
@@ -130,7 +131,7 @@ impl write::Sources for PlanSources<'_> {
                 );
             }
         }
-        h.insert(source, sha256);
+        h[source] = Some(sha256);
         Ok(())
     }
 }
@@ -247,7 +248,7 @@ pub fn write(plan: &Plan, dest: &Path, opts: &WriteOptions) -> Result<Report> {
         plan,
         dedup: &d,
         manifest: RefCell::new(None),
-        hashes: RefCell::new(HashMap::new()),
+        hashes: RefCell::new(vec![None; d.contents.len()]),
     };
 
     // Every volume up to its manifest.
@@ -270,10 +271,7 @@ pub fn write(plan: &Plan, dest: &Path, opts: &WriteOptions) -> Result<Report> {
         let hashes = sources.hashes.borrow();
         let empty: [u8; 32] = Sha256::digest([]).into();
         plan.render_manifest(|i| {
-            hashes
-                .get(&d.content_of[i])
-                .copied()
-                .or_else(|| (plan.entries[i].size == 0).then_some(empty))
+            hashes[d.content_of[i]].or_else(|| (plan.entries[i].size == 0).then_some(empty))
         })
     };
     let planned = plan
