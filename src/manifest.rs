@@ -210,3 +210,195 @@ impl Manifest {
         hex::encode(Sha256::digest(m.raw_bytes())) == self.checksum
     }
 }
+
+/// A manifest rendered piece by piece as it is read: the fields, then one
+/// file record at a time, so a manifest of a million files never sits in
+/// memory. The bytes are exactly those of [`ManifestOf::render`].
+pub struct ManifestStream<I> {
+    /// Everything up to and including the `[` of the file list.
+    head: Vec<u8>,
+    /// From the `]` of the file list to the end.
+    tail: Vec<u8>,
+    items: I,
+    buf: Vec<u8>,
+    pos: usize,
+    stage: Stage,
+    first: bool,
+    scratch: Vec<u8>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    Head,
+    Items,
+    Tail,
+    Done,
+}
+
+impl<'a, I: Iterator<Item = FileRecordOut<'a>>> ManifestStream<I> {
+    /// A stream of `m`'s fields (its `files` ignored) and `items`.
+    pub fn new<F>(m: &ManifestOf<F>, items: I) -> ManifestStream<I> {
+        let shell = ManifestOf {
+            format: m.format.clone(),
+            checksum: m.checksum.clone(),
+            generator: m.generator.clone(),
+            media_type: m.media_type.clone(),
+            label: m.label.clone(),
+            media_guid: m.media_guid.clone(),
+            created: m.created.clone(),
+            profile: m.profile.clone(),
+            validity: m.validity.clone(),
+            site: m.site.clone(),
+            certificate: m.certificate.clone(),
+            encryption: m.encryption.clone(),
+            files: [(); 0],
+        };
+        let mut all = Vec::new();
+        shell.write_raw(&mut all).expect("writing to memory");
+        // The empty list renders as `[]`: split there.
+        const EMPTY: &[u8] = b"\"files\": []";
+        let at = all
+            .windows(EMPTY.len())
+            .rposition(|w| w == EMPTY)
+            .expect("the file list is rendered")
+            + EMPTY.len()
+            - 1;
+        let tail = all.split_off(at);
+        ManifestStream {
+            head: all,
+            tail,
+            items,
+            buf: Vec::new(),
+            pos: 0,
+            stage: Stage::Head,
+            first: true,
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Fills `buf` with the next piece; false at the end.
+    fn refill(&mut self) -> bool {
+        self.buf.clear();
+        self.pos = 0;
+        loop {
+            match self.stage {
+                Stage::Head => {
+                    std::mem::swap(&mut self.buf, &mut self.head);
+                    self.stage = Stage::Items;
+                    return true;
+                }
+                Stage::Items => {
+                    // A batch of records, indented to their depth (4 spaces).
+                    for item in self.items.by_ref() {
+                        self.buf
+                            .extend_from_slice(if self.first { b"\n" } else { b",\n" });
+                        self.first = false;
+                        self.scratch.clear();
+                        serde_json::to_writer_pretty(&mut self.scratch, &item)
+                            .expect("a file record serializes");
+                        for (i, line) in self.scratch.split(|&b| b == b'\n').enumerate() {
+                            if i > 0 {
+                                self.buf.push(b'\n');
+                            }
+                            self.buf.extend_from_slice(b"    ");
+                            self.buf.extend_from_slice(line);
+                        }
+                        if self.buf.len() >= 64 * 1024 {
+                            return true;
+                        }
+                    }
+                    if !self.first {
+                        self.buf.extend_from_slice(b"\n  ");
+                    }
+                    self.stage = Stage::Tail;
+                    if !self.buf.is_empty() {
+                        return true;
+                    }
+                }
+                Stage::Tail => {
+                    std::mem::swap(&mut self.buf, &mut self.tail);
+                    self.stage = Stage::Done;
+                    return true;
+                }
+                Stage::Done => return false,
+            }
+        }
+    }
+}
+
+impl<'a, I: Iterator<Item = FileRecordOut<'a>>> std::io::Read for ManifestStream<I> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        while self.pos >= self.buf.len() {
+            if !self.refill() {
+                return Ok(0);
+            }
+        }
+        let n = out.len().min(self.buf.len() - self.pos);
+        out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod stream_tests {
+    use super::*;
+    use std::io::Read;
+
+    fn sample(files: Vec<FileRecord>) -> Manifest {
+        Manifest {
+            format: FORMAT.into(),
+            checksum: UNKNOWN_SHA256.into(),
+            generator: "tsmedia test".into(),
+            media_type: "standalone".into(),
+            label: "L\u{e9}bel \"q\"".into(),
+            media_guid: "{G}".into(),
+            created: "2026-01-01T00:00:00Z".into(),
+            profile: ProfileIdentity {
+                name: None,
+                sha256: "ab".repeat(32),
+            },
+            validity: Some(Validity {
+                start: None,
+                expiry: Some("2030-01-01T00:00:00Z".into()),
+            }),
+            site: None,
+            certificate: None,
+            encryption: None,
+            files,
+        }
+    }
+
+    fn streamed(m: &Manifest) -> Vec<u8> {
+        let items = m.files.iter().map(|f| FileRecordOut {
+            path: &f.path,
+            size: f.size,
+            sha256: HexDigest(Some(hex::decode(&f.sha256).unwrap().try_into().unwrap())),
+            encrypted: f.encrypted.clone(),
+            volume: f.volume,
+        });
+        let mut out = Vec::new();
+        ManifestStream::new(m, items).read_to_end(&mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn streamed_manifest_is_byte_identical_to_the_serialized_one() {
+        let files = (0..3000)
+            .map(|i| FileRecord {
+                path: format!("SMS/PKG/A/d{}/\u{fc}ber \"{i}\".bin", i % 7),
+                size: i,
+                sha256: hex::encode([i as u8; 32]),
+                encrypted: (i % 3 == 0).then_some(EncryptedRecord { plain_size: i / 2 }),
+                volume: (i % 5 == 0).then_some(2),
+            })
+            .collect();
+        for m in [sample(files), sample(Vec::new())] {
+            let whole = m.to_bytes();
+            let mut with_sum = m.clone();
+            with_sum.checksum = Manifest::from_bytes(&whole).unwrap().checksum;
+            assert_eq!(streamed(&with_sum), whole);
+            assert!(Manifest::from_bytes(&whole).unwrap().checksum_ok());
+        }
+    }
+}

@@ -67,33 +67,33 @@ fn volume_set_id(plan: &Plan) -> String {
     format!("{}_{}", hex::encode_upper(&h[..8]), plan.label)
 }
 
-/// Shared bytes readable through a cursor.
-struct ArcBytes(std::sync::Arc<[u8]>);
-
-impl AsRef<[u8]> for ArcBytes {
-    fn as_ref(&self) -> &[u8] {
-        &self.0
-    }
-}
-
 /// Reads file data for the writer and keeps the hash of each content.
 struct PlanSources<'a> {
     plan: &'a Plan,
     dedup: &'a dedup::Dedup,
-    manifest: RefCell<Option<std::sync::Arc<[u8]>>>,
     /// Per content: its SHA-256 once copied.
     hashes: RefCell<Vec<Option<[u8; 32]>>>,
+    /// The same, once every file is copied: the manifest is rendered from it.
+    done: std::sync::OnceLock<Vec<Option<[u8; 32]>>>,
+}
+
+impl PlanSources<'_> {
+    /// The SHA-256 of every plan entry, for the manifest (empty files
+    /// are never copied).
+    fn entry_hash(&self) -> Result<impl Fn(usize) -> Option<[u8; 32]> + Clone + Send + '_> {
+        let done = self.done.get().context("the manifest is written last")?;
+        let empty: [u8; 32] = Sha256::digest([]).into();
+        let (plan, dedup) = (self.plan, self.dedup);
+        Ok(move |i: usize| {
+            done[dedup.content_of[i]].or_else(|| (plan.entries[i].size == 0).then_some(empty))
+        })
+    }
 }
 
 impl write::Sources for PlanSources<'_> {
-    fn open(&self, source: usize) -> Result<Box<dyn Read + Send>> {
+    fn open(&self, source: usize) -> Result<Box<dyn Read + Send + '_>> {
         if source == MANIFEST {
-            let m = self
-                .manifest
-                .borrow()
-                .clone()
-                .context("the manifest is written last")?;
-            return Ok(Box::new(std::io::Cursor::new(ArcBytes(m))));
+            return Ok(Box::new(self.plan.manifest_stream(self.entry_hash()?)));
         }
         let e = &self.plan.entries[self.dedup.contents[source].entry];
         open_source(e)
@@ -247,7 +247,7 @@ pub fn write(plan: &Plan, dest: &Path, opts: &WriteOptions) -> Result<Report> {
     let sources = PlanSources {
         plan,
         dedup: &d,
-        manifest: RefCell::new(None),
+        done: std::sync::OnceLock::new(),
         hashes: RefCell::new(vec![None; d.contents.len()]),
     };
 
@@ -267,28 +267,23 @@ pub fn write(plan: &Plan, dest: &Path, opts: &WriteOptions) -> Result<Report> {
     }
 
     // The manifest, now that every file is hashed.
-    let manifest = {
-        let hashes = sources.hashes.borrow();
-        let empty: [u8; 32] = Sha256::digest([]).into();
-        plan.render_manifest(|i| {
-            hashes[d.content_of[i]].or_else(|| (plan.entries[i].size == 0).then_some(empty))
-        })
-    };
+    let _ = sources
+        .done
+        .set(std::mem::take(&mut *sources.hashes.borrow_mut()));
+    let (manifest_len, manifest_sha256) = plan.manifest_digest(sources.entry_hash()?);
     let planned = plan
         .entries
         .iter()
         .find(|e| matches!(e.source, Source::Manifest))
         .map(|e| e.size)
         .unwrap_or(0);
-    if manifest.len() as u64 != planned {
+    if manifest_len != planned {
         bail!(
             "internal error: the manifest is {} bytes, {} were planned",
-            manifest.len(),
+            manifest_len,
             planned
         );
     }
-    let manifest: std::sync::Arc<[u8]> = manifest.into();
-    *sources.manifest.borrow_mut() = Some(manifest.clone());
 
     let mut shas = Vec::new();
     let mut bytes = 0u64;
@@ -316,7 +311,7 @@ pub fn write(plan: &Plan, dest: &Path, opts: &WriteOptions) -> Result<Report> {
         files: plan.entries.len(),
         content_bytes: plan.total_size(),
         output_bytes: bytes,
-        manifest_sha256: hex::encode(Sha256::digest(&manifest)),
+        manifest_sha256: hex::encode(manifest_sha256),
         output_sha256: if count == 1 { shas[0].clone() } else { None },
         dedup_saved_bytes: Some(saved),
         volumes: if count > 1 { paths } else { Vec::new() },

@@ -749,7 +749,13 @@ impl Plan {
     /// Sets the manifest entry's size: rendering with placeholder hashes
     /// gives the exact size, as every hash has the same length.
     pub fn size_manifest(&mut self) {
-        let msize = self.manifest_view(|_| None).rendered_len();
+        let mut count = crate::io::CountingSink::default();
+        std::io::copy(
+            &mut self.manifest_stream_raw(|_| None, manifest::UNKNOWN_SHA256),
+            &mut count,
+        )
+        .expect("rendering to a counter");
+        let msize = count.0;
         for e in &mut self.entries {
             if matches!(e.source, Source::Manifest) {
                 e.size = msize;
@@ -765,17 +771,62 @@ impl Plan {
     /// The manifest, with the hashes known so far (`hash_of` an entry's
     /// index; others are zeros). In a volume set every file records its
     /// volume.
-    pub fn render_manifest(&self, hash_of: impl Fn(usize) -> Option<[u8; 32]>) -> Vec<u8> {
-        self.manifest_view(hash_of).render()
+    pub fn render_manifest<F>(&self, hash_of: F) -> Vec<u8>
+    where
+        F: Fn(usize) -> Option<[u8; 32]> + Clone + Send,
+    {
+        let mut v = Vec::new();
+        std::io::copy(&mut self.manifest_stream(hash_of), &mut v).expect("rendering to memory");
+        v
     }
 
-    fn manifest_view<F: Fn(usize) -> Option<[u8; 32]>>(
-        &self,
+    /// Size and SHA-256 of the manifest [`Plan::manifest_stream`] renders.
+    pub fn manifest_digest<F>(&self, hash_of: F) -> (u64, [u8; 32])
+    where
+        F: Fn(usize) -> Option<[u8; 32]> + Clone + Send,
+    {
+        self.write_manifest(hash_of, &mut std::io::sink())
+            .expect("rendering to a hasher")
+    }
+
+    /// Streams the manifest into `w`; returns its size and SHA-256.
+    pub fn write_manifest<F, W>(&self, hash_of: F, w: &mut W) -> std::io::Result<(u64, [u8; 32])>
+    where
+        F: Fn(usize) -> Option<[u8; 32]> + Clone + Send,
+        W: std::io::Write + ?Sized,
+    {
+        let mut h = crate::io::HashingReader::new(self.manifest_stream(hash_of));
+        let n = std::io::copy(&mut h, w)?;
+        Ok((n, h.finish()))
+    }
+
+    /// The manifest as a reader that renders it while it is read (two
+    /// passes: the first finds the checksum). Its bytes are those of
+    /// [`Plan::render_manifest`].
+    pub fn manifest_stream<'a, F>(&'a self, hash_of: F) -> impl std::io::Read + Send + 'a
+    where
+        F: Fn(usize) -> Option<[u8; 32]> + Clone + Send + 'a,
+    {
+        let mut h = crate::io::HashingReader::new(
+            self.manifest_stream_raw(hash_of.clone(), manifest::UNKNOWN_SHA256),
+        );
+        std::io::copy(&mut h, &mut std::io::sink()).expect("rendering to a hasher");
+        let sum = hex::encode(h.finish());
+        self.manifest_stream_raw(hash_of, &sum)
+    }
+
+    fn manifest_stream_raw<'a, F>(
+        &'a self,
         hash_of: F,
-    ) -> manifest::ManifestOf<ManifestFiles<'_, F>> {
-        manifest::ManifestOf {
+        checksum: &str,
+    ) -> manifest::ManifestStream<impl Iterator<Item = manifest::FileRecordOut<'a>> + Send + 'a>
+    where
+        F: Fn(usize) -> Option<[u8; 32]> + Send + 'a,
+    {
+        let sets = self.volume_count() > 1;
+        let head = manifest::ManifestOf {
             format: manifest::FORMAT.into(),
-            checksum: manifest::UNKNOWN_SHA256.into(),
+            checksum: checksum.into(),
             site: self.site.clone(),
             certificate: self.certificate.clone(),
             generator: format!("tsmedia {}", env!("CARGO_PKG_VERSION")),
@@ -796,11 +847,26 @@ impl Plan {
                     key_header: encrypt::KEY_PATH.to_string(),
                     scheme: "tsmedia-aes256gcm-stream-v1".into(),
                 }),
-            files: ManifestFiles {
-                plan: self,
-                hash_of,
-            },
-        }
+            files: (),
+        };
+        let items = self
+            .entries
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| !matches!(e.source, Source::Manifest))
+            .map(move |(i, e)| manifest::FileRecordOut {
+                path: &e.path,
+                size: e.size,
+                sha256: manifest::HexDigest(hash_of(i)),
+                encrypted: match &e.source {
+                    Source::Encrypted(x) => Some(manifest::EncryptedRecord {
+                        plain_size: x.plain_size,
+                    }),
+                    _ => None,
+                },
+                volume: sets.then_some(e.volume),
+            });
+        manifest::ManifestStream::new(&head, items)
     }
 
     /// Total bytes of all files.
@@ -833,37 +899,6 @@ impl Plan {
             message,
             fix: fix.to_string(),
         }
-    }
-}
-
-/// The files of a manifest being written, streamed from the plan's entries.
-pub struct ManifestFiles<'a, F> {
-    plan: &'a Plan,
-    hash_of: F,
-}
-
-impl<F: Fn(usize) -> Option<[u8; 32]>> Serialize for ManifestFiles<'_, F> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let sets = self.plan.volume_count() > 1;
-        s.collect_seq(
-            self.plan
-                .entries
-                .iter()
-                .enumerate()
-                .filter(|(_, e)| !matches!(e.source, Source::Manifest))
-                .map(|(i, e)| manifest::FileRecordOut {
-                    path: &e.path,
-                    size: e.size,
-                    sha256: manifest::HexDigest((self.hash_of)(i)),
-                    encrypted: match &e.source {
-                        Source::Encrypted(x) => Some(manifest::EncryptedRecord {
-                            plain_size: x.plain_size,
-                        }),
-                        _ => None,
-                    },
-                    volume: sets.then_some(e.volume),
-                }),
-        )
     }
 }
 

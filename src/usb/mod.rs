@@ -176,8 +176,8 @@ pub fn write_medium<D: BlockIo + Send + ?Sized>(
     medium: &Medium,
     plan: &Plan,
     progress: &Progress,
-) -> Result<(Hashes, Vec<u8>)> {
-    let mut manifest = Vec::new();
+) -> Result<(Hashes, [u8; 32])> {
+    let mut manifest = [0u8; 32];
     let by_path = |d: &blockio::Digests| -> Hashes {
         let mut h = Hashes::new();
         for (i, d) in d.iter() {
@@ -189,16 +189,17 @@ pub fn write_medium<D: BlockIo + Send + ?Sized>(
         let e = &plan.entries[i];
         if matches!(e.source, Source::Manifest) {
             let hashes = by_path(&w.all_digests()?);
-            manifest = plan.render_manifest(|i| hashes.get(i));
-            if manifest.len() as u64 != e.size {
+            let (n, sha) = plan
+                .write_manifest(|i| hashes.get(i), w)
+                .with_context(|| format!("writing /{}", e.path))?;
+            if n != e.size {
                 bail!(
                     "the manifest came out {} bytes, not the planned {}",
-                    manifest.len(),
+                    n,
                     e.size
                 );
             }
-            w.write_all(&manifest)
-                .with_context(|| format!("writing /{}", e.path))?;
+            manifest = sha;
             progress.inc(e.size);
             return Ok(());
         }
@@ -259,7 +260,7 @@ pub fn verify<D: BlockIo + ?Sized>(
     medium: &Medium,
     plan: &Plan,
     hashes: &Hashes,
-    manifest: &[u8],
+    manifest_sha256: &[u8; 32],
     progress: &Progress,
 ) -> Result<std::result::Result<(), String>> {
     let (off, _) = partition::read_first_partition(dev)?;
@@ -272,7 +273,7 @@ pub fn verify<D: BlockIo + ?Sized>(
     let vol = fat32::Volume::open(dev, off)?;
     for (i, e) in plan.entries.iter().enumerate() {
         let want: [u8; 32] = match &e.source {
-            Source::Manifest => Sha256::digest(manifest).into(),
+            Source::Manifest => *manifest_sha256,
             _ => match hashes.get(i) {
                 Some(h) => h,
                 None => bail!("no hash recorded for /{}", e.path),

@@ -191,9 +191,15 @@ pub fn write(plan: &Plan, dest: &Path, opts: &WriteOptions, wopts: &WimOptions) 
         .with_context(|| format!("writing the WIM {}", dest.display()))?;
 
     // 3. The manifest, now that every hash is known, goes in last.
-    let manifest = plan.render_manifest(|i| hashes.get(i));
     let mpath = scratch.path().join("manifest.json");
-    std::fs::write(&mpath, &manifest).with_context(|| format!("writing {}", mpath.display()))?;
+    let (_, manifest_sha256) = std::fs::File::create(&mpath)
+        .map(|f| std::io::BufWriter::with_capacity(crate::io::BUF_SIZE, f))
+        .and_then(|mut w| {
+            let r = plan.write_manifest(|i| hashes.get(i), &mut w)?;
+            std::io::Write::flush(&mut w)?;
+            Ok(r)
+        })
+        .with_context(|| format!("writing {}", mpath.display()))?;
     set_time(&mpath, plan.created.unix_timestamp(), true)?;
     crate::wim::add_files(
         &target,
@@ -261,7 +267,7 @@ pub fn write(plan: &Plan, dest: &Path, opts: &WriteOptions, wopts: &WimOptions) 
         files: plan.entries.len(),
         content_bytes: total,
         output_bytes,
-        manifest_sha256: hex::encode(Sha256::digest(&manifest)),
+        manifest_sha256: hex::encode(manifest_sha256),
         output_sha256: output_sha,
         dedup_saved_bytes: None,
         volume_sha256: Vec::new(),
