@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/iso.sh [ROUNDS]
+# bench/iso.sh [ROUNDS]   (or --many-files: bench/many-files.sh iso)
 #
 # Benchmark of the ISO writer (not a test): builds an ISO from the same
 # ~2 GiB tree with tsmedia (release build), xorriso (-as mkisofs -J
@@ -18,6 +18,10 @@
 # incompressible, no duplicates, the same on every run. Everything lives
 # under target/bench-iso/ and is removed at the end (BENCH_KEEP=1 keeps it).
 set -euo pipefail
+# `--many-files`: the per-file benchmark instead (bench/many-files.sh iso).
+if [ "${1:-}" = --many-files ]; then
+    exec bash "$(dirname "$0")/many-files.sh" iso
+fi
 cd "$(dirname "$0")/.."
 rounds=${1:-3}
 base=$PWD/target/bench-iso

@@ -7,6 +7,10 @@
 # measures the writers, not the source disk. Every run ends with a sync of
 # its output, timed. Needs: dosfstools, mtools.
 set -euo pipefail
+# `--many-files`: the per-file benchmark instead (bench/many-files.sh usb).
+if [ "${1:-}" = --many-files ]; then
+    exec bash "$(dirname "$0")/many-files.sh" usb
+fi
 cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-3}
 W=$PWD/target/bench-usb

@@ -1044,7 +1044,7 @@ fn a_failed_write_leaves_no_partition_table() {
             path: "aaa-changed.bin".into(),
             size: 5000,
             source: tsmedia::plan::Source::File(short),
-            origin: "test".into(),
+            note: None,
             group: tsmedia::plan::Group::Extra,
             volume: 1,
             sha256: None,

@@ -73,7 +73,7 @@ pub fn run(g: &Global, a: CreateArgs) -> Result<i32> {
         );
         if g.verbose > 1 {
             for e in &plan.entries {
-                eprintln!("  /{} ({} bytes) <- {}", e.path, e.size, e.origin);
+                eprintln!("  /{} ({} bytes) <- {}", e.path, e.size, e.origin());
             }
         }
     }

@@ -71,11 +71,11 @@ pub fn run(_g: &Global, a: PlanArgs) -> Result<i32> {
                 e.size,
                 e.volume,
                 e.path,
-                e.origin,
+                e.origin(),
                 w = w
             );
         } else {
-            println!("{:>w$}  /{}  <- {}", e.size, e.path, e.origin, w = w);
+            println!("{:>w$}  /{}  <- {}", e.size, e.path, e.origin(), w = w);
         }
     }
     for d in &plan.empty_dirs {

@@ -78,3 +78,18 @@ pub struct SourceChanged {
     pub got: u64,
     pub how: String,
 }
+
+/// A writer that only counts the bytes written to it.
+#[derive(Debug, Default)]
+pub struct CountingSink(pub u64);
+
+impl Write for CountingSink {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0 += buf.len() as u64;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}

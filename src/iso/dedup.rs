@@ -74,7 +74,7 @@ fn hash_prefix(plan: &Plan, i: usize, limit: u64) -> Result<[u8; 32]> {
         crate::io::cancel::check()?;
         let k = r
             .read(&mut buf)
-            .with_context(|| format!("reading {}", e.origin))?;
+            .with_context(|| format!("reading {}", e.origin()))?;
         if k == 0 {
             break;
         }
@@ -87,19 +87,44 @@ fn hash_prefix(plan: &Plan, i: usize, limit: u64) -> Result<[u8; 32]> {
             got: n,
             how: "shrank".into(),
         })
-        .with_context(|| format!("reading {} for /{}", e.origin, e.path));
+        .with_context(|| format!("reading {} for /{}", e.origin(), e.path));
     }
     Ok(h.finalize().into())
 }
 
+/// `f` of every item, in order, on one thread per core.
+fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> Result<R> + Sync) -> Result<Vec<R>> {
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(items.len().div_ceil(256).max(1));
+    if threads <= 1 {
+        return items.iter().map(&f).collect();
+    }
+    let chunk = items.len().div_ceil(threads);
+    let parts: Vec<Result<Vec<R>>> = std::thread::scope(|s| {
+        let jobs: Vec<_> = items
+            .chunks(chunk)
+            .map(|c| s.spawn(|| c.iter().map(&f).collect::<Result<Vec<R>>>()))
+            .collect();
+        jobs.into_iter()
+            .map(|j| {
+                j.join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("a hashing thread failed")))
+            })
+            .collect()
+    });
+    let mut out = Vec::with_capacity(items.len());
+    for p in parts {
+        out.extend(p?);
+    }
+    Ok(out)
+}
+
 /// Finds identical content among the plan's entries.
 pub fn find(plan: &Plan) -> Result<Dedup> {
-    let ids: Vec<Identity> = plan
-        .entries
-        .iter()
-        .enumerate()
-        .map(|(i, e)| identity(i, &e.source))
-        .collect();
+    let indexes: Vec<usize> = (0..plan.entries.len()).collect();
+    let ids: Vec<Identity> = par_map(&indexes, |&i| Ok(identity(i, &plan.entries[i].source)))?;
     // Distinct identities per size.
     let mut by_size: BTreeMap<u64, Vec<Identity>> = BTreeMap::new();
     let mut first_of: HashMap<&Identity, usize> = HashMap::new();
@@ -117,29 +142,37 @@ pub fn find(plan: &Plan) -> Result<Dedup> {
         }
     }
     // Content hashes for identities that share their size with another.
+    // Small files cost a system call or three each, so the reading is
+    // spread over the cores.
     let mut full: HashMap<Identity, [u8; 32]> = HashMap::new();
-    for (size, group) in &by_size {
-        if group.len() < 2 {
+    let candidates: Vec<(u64, &Identity)> = by_size
+        .iter()
+        .filter(|(_, group)| group.len() >= 2)
+        .flat_map(|(size, group)| group.iter().map(move |id| (*size, id)))
+        .collect();
+    let prefixes = par_map(&candidates, |&(size, id)| {
+        hash_prefix(plan, first_of[id], size.min(PREFIX))
+    })?;
+    let mut by_prefix: BTreeMap<(u64, [u8; 32]), Vec<&Identity>> = BTreeMap::new();
+    for (&(size, id), h) in candidates.iter().zip(prefixes) {
+        by_prefix.entry((size, h)).or_default().push(id);
+    }
+    let mut whole: Vec<(u64, &Identity)> = Vec::new();
+    for ((size, h), same) in by_prefix {
+        if same.len() < 2 {
             continue;
         }
-        let mut by_prefix: BTreeMap<[u8; 32], Vec<&Identity>> = BTreeMap::new();
-        for id in group {
-            let h = hash_prefix(plan, first_of[id], (*size).min(PREFIX))?;
-            by_prefix.entry(h).or_default().push(id);
-        }
-        for (h, same) in by_prefix {
-            if same.len() < 2 {
-                continue;
-            }
-            for id in same {
-                let h = if *size <= PREFIX {
-                    h
-                } else {
-                    hash_prefix(plan, first_of[id], *size)?
-                };
+        for id in same {
+            if size <= PREFIX {
                 full.insert(id.clone(), h);
+            } else {
+                whole.push((size, id));
             }
         }
+    }
+    let hashes = par_map(&whole, |&(size, id)| hash_prefix(plan, first_of[id], size))?;
+    for (&(_, id), h) in whole.iter().zip(hashes) {
+        full.insert(id.clone(), h);
     }
     // Assign content indices in entry order.
     let mut index: HashMap<(u64, [u8; 32]), usize> = HashMap::new();

@@ -72,19 +72,51 @@ pub struct VolumeInput {
     pub boot: Option<(String, String)>,
 }
 
+/// Bytes kept in the layout's arena (names and identifiers of every node
+/// in one allocation, not three or four small ones per file).
+#[derive(Debug, Clone, Copy, Default)]
+struct Span {
+    at: u32,
+    len: u32,
+}
+
+/// The names and identifiers of every node, end to end.
+#[derive(Debug, Default)]
+struct Arena(Vec<u8>);
+
+impl Arena {
+    fn push(&mut self, b: &[u8]) -> Span {
+        let at = self.0.len() as u32;
+        self.0.extend_from_slice(b);
+        Span {
+            at,
+            len: b.len() as u32,
+        }
+    }
+
+    fn get(&self, s: Span) -> &[u8] {
+        &self.0[s.at as usize..(s.at + s.len) as usize]
+    }
+
+    fn str(&self, s: Span) -> &str {
+        std::str::from_utf8(self.get(s)).expect("names are stored as UTF-8")
+    }
+}
+
 /// A file or folder of the volume's tree.
 #[derive(Debug)]
 struct Node {
-    name: String,
-    parent: usize,
+    /// The name on the medium (UTF-8, in the arena).
+    name: Span,
+    parent: u32,
     /// Files: the blob holding the content.
-    blob: Option<usize>,
+    blob: Option<u32>,
     size: u64,
     is_dir: bool,
-    children: Vec<usize>,
-    iso_id: Vec<u8>,
-    joliet_id: Vec<u8>,
-    udf_name: Vec<u8>,
+    children: Vec<u32>,
+    iso_id: Span,
+    joliet_id: Span,
+    udf_name: Span,
     udf_fe: u32,
     unique_id: u64,
     /// Folders: UDF identifier data (partition block and bytes).
@@ -100,17 +132,17 @@ struct Node {
 
 impl Node {
     /// A folder (no blob) or a file, with nothing laid out yet.
-    fn new(name: String, parent: usize, blob: Option<usize>, size: u64) -> Node {
+    fn new(name: Span, parent: usize, blob: Option<usize>, size: u64) -> Node {
         Node {
             name,
-            parent,
-            blob,
+            parent: parent as u32,
+            blob: blob.map(|b| b as u32),
             size,
             is_dir: blob.is_none(),
             children: Vec::new(),
-            iso_id: Vec::new(),
-            joliet_id: Vec::new(),
-            udf_name: Vec::new(),
+            iso_id: Span::default(),
+            joliet_id: Span::default(),
+            udf_name: Span::default(),
             udf_fe: 0,
             unique_id: 0,
             udf_data: 0,
@@ -151,6 +183,9 @@ pub enum Part {
 pub struct Layout {
     input: VolumeInput,
     nodes: Vec<Node>,
+    arena: Arena,
+    /// Sector and size of the BIOS and UEFI boot images.
+    boot_files: Option<((u32, u64), (u32, u64))>,
     /// First sector of each blob's data.
     blob_sector: Vec<u32>,
     parts: Vec<(u64, Part)>,
@@ -197,15 +232,40 @@ impl Layout {
     /// Lays out the volume. Fails when a name cannot be stored in UDF or the
     /// volume exceeds what ISO 9660 can address.
     pub fn new(input: VolumeInput) -> Result<Layout> {
-        let mut root = Node::new(String::new(), 0, None, 0);
-        root.iso_id = vec![0];
-        root.joliet_id = vec![0];
+        let mut arena = Arena::default();
+        let root_id = arena.push(&[0]);
+        let mut root = Node::new(Span::default(), 0, None, 0);
+        root.iso_id = root_id;
+        root.joliet_id = root_id;
         root.iso_num = 1;
         root.joliet_num = 1;
-        let mut nodes = vec![root];
+        // Every folder named by a path, counted first so the node list is
+        // allocated once at its final size.
+        let folders = {
+            let mut seen: std::collections::HashSet<&str> = std::collections::HashSet::new();
+            // Ancestors of every path; an empty folder is counted itself below.
+            let paths = input.files.iter().map(|f| f.path.as_str());
+            for p in paths.chain(input.empty_dirs.iter().map(|d| d.as_str())) {
+                let mut at = p.len();
+                while let Some(i) = p[..at].rfind('/') {
+                    if !seen.insert(&p[..i]) {
+                        break;
+                    }
+                    at = i;
+                }
+            }
+            seen.len() + input.empty_dirs.len()
+        };
+        let mut nodes = Vec::with_capacity(1 + folders + input.files.len());
+        nodes.push(root);
         let mut dirs: HashMap<String, usize> = HashMap::new();
         dirs.insert(String::new(), 0);
-        fn dir_of(nodes: &mut Vec<Node>, dirs: &mut HashMap<String, usize>, path: &str) -> usize {
+        fn dir_of(
+            nodes: &mut Vec<Node>,
+            arena: &mut Arena,
+            dirs: &mut HashMap<String, usize>,
+            path: &str,
+        ) -> usize {
             if let Some(&i) = dirs.get(path) {
                 return i;
             }
@@ -213,57 +273,71 @@ impl Layout {
                 Some(i) => (&path[..i], &path[i + 1..]),
                 None => ("", path),
             };
-            let parent = dir_of(nodes, dirs, parent_path);
+            let parent = dir_of(nodes, arena, dirs, parent_path);
             let i = nodes.len();
-            nodes.push(Node::new(name.to_string(), parent, None, 0));
-            nodes[parent].children.push(i);
+            let name = arena.push(name.as_bytes());
+            nodes.push(Node::new(name, parent, None, 0));
+            nodes[parent].children.push(i as u32);
             dirs.insert(path.to_string(), i);
             i
         }
         for d in &input.empty_dirs {
-            dir_of(&mut nodes, &mut dirs, d);
+            dir_of(&mut nodes, &mut arena, &mut dirs, d);
         }
-        let mut file_node: HashMap<&str, usize> = HashMap::new();
+        let mut boot_node: [Option<usize>; 2] = [None, None];
         for f in &input.files {
             let (dir, name) = match f.path.rfind('/') {
                 Some(i) => (&f.path[..i], &f.path[i + 1..]),
                 None => ("", f.path.as_str()),
             };
-            let parent = dir_of(&mut nodes, &mut dirs, dir);
+            let parent = dir_of(&mut nodes, &mut arena, &mut dirs, dir);
             let i = nodes.len();
-            nodes.push(Node::new(name.to_string(), parent, Some(f.blob), f.size));
-            nodes[parent].children.push(i);
-            file_node.insert(f.path.as_str(), i);
+            let name = arena.push(name.as_bytes());
+            nodes.push(Node::new(name, parent, Some(f.blob), f.size));
+            nodes[parent].children.push(i as u32);
+            if let Some((bios, uefi)) = &input.boot {
+                if f.path == *bios {
+                    boot_node[0] = Some(i);
+                }
+                if f.path == *uefi {
+                    boot_node[1] = Some(i);
+                }
+            }
         }
+        drop(dirs);
 
         // Names, per folder.
         for d in 0..nodes.len() {
             if !nodes[d].is_dir || nodes[d].children.is_empty() {
                 continue;
             }
-            let mut kids = nodes[d].children.clone();
+            let mut kids = std::mem::take(&mut nodes[d].children);
             kids.sort_by(|&a, &b| {
-                crate::plan::sort_key(&nodes[a].name).cmp(&crate::plan::sort_key(&nodes[b].name))
+                crate::plan::sort_key(arena.str(nodes[a as usize].name))
+                    .cmp(&crate::plan::sort_key(arena.str(nodes[b as usize].name)))
             });
-            let list: Vec<(&str, bool)> = kids
-                .iter()
-                .map(|&k| (nodes[k].name.as_str(), nodes[k].is_dir))
-                .collect();
-            let iso = names::iso_names(&list);
-            let jol = names::joliet_names(&list);
+            let (iso, jol) = {
+                let list: Vec<(&str, bool)> = kids
+                    .iter()
+                    .map(|&k| (arena.str(nodes[k as usize].name), nodes[k as usize].is_dir))
+                    .collect();
+                (names::iso_names(&list), names::joliet_names(&list))
+            };
             for ((k, i), j) in kids.iter().zip(iso).zip(jol) {
-                let n = &mut nodes[*k];
-                if udf::name_len(&n.name) > udf::MAX_NAME_BYTES {
+                let k = *k as usize;
+                let name = arena.str(nodes[k].name);
+                if udf::name_len(name) > udf::MAX_NAME_BYTES {
                     bail!(
                         "the name `{}` is too long for UDF ({} bytes, at most {}): shorten it",
-                        n.name,
-                        udf::name_len(&n.name),
+                        name,
+                        udf::name_len(name),
                         udf::MAX_NAME_BYTES
                     );
                 }
-                n.iso_id = i;
-                n.joliet_id = j;
-                n.udf_name = udf::cs0(&n.name);
+                let u = udf::cs0(name);
+                nodes[k].iso_id = arena.push(&i);
+                nodes[k].joliet_id = arena.push(&j);
+                nodes[k].udf_name = arena.push(&u);
             }
             nodes[d].children = kids;
         }
@@ -277,7 +351,7 @@ impl Layout {
                 let mut kids: Vec<usize> = nodes[order[i]]
                     .children
                     .iter()
-                    .copied()
+                    .map(|&k| k as usize)
                     .filter(|&k| nodes[k].is_dir)
                     .collect();
                 kids.sort_by_key(|&k| key(&nodes[k]));
@@ -288,10 +362,10 @@ impl Layout {
         };
         let udf_order = bfs(&nodes, &|_| Vec::new());
         let iso_order = bfs(&nodes, &|n| {
-            let (a, b) = iso_key(&n.iso_id);
+            let (a, b) = iso_key(arena.get(n.iso_id));
             [a, b].concat()
         });
-        let joliet_order = bfs(&nodes, &|n| n.joliet_id.clone());
+        let joliet_order = bfs(&nodes, &|n| arena.get(n.joliet_id).to_vec());
         if iso_order.len() > u16::MAX as usize {
             bail!(
                 "the medium has {} folders; ISO 9660 path tables hold at most 65535",
@@ -336,6 +410,8 @@ impl Layout {
             (UDF_ANCHOR as u64, Part::UdfAnchor(UDF_ANCHOR)),
             (PARTITION_START as u64, Part::FileSet),
         ];
+        let dir_count = nodes.iter().filter(|n| n.is_dir).count();
+        parts.reserve(nodes.len() + 2 * dir_count + input.blobs.len() + 4);
 
         // UDF metadata in the partition (blocks relative to its start).
         let mut lb: u64 = 2;
@@ -348,7 +424,7 @@ impl Layout {
             }
             let mut len = udf::fid_len(0) as u64;
             for &k in &nodes[d].children {
-                len += udf::fid_len(nodes[k].udf_name.len()) as u64;
+                len += udf::fid_len(nodes[k as usize].udf_name.len as usize) as u64;
             }
             nodes[d].udf_data = (lb + 1) as u32;
             nodes[d].udf_len = len;
@@ -368,14 +444,20 @@ impl Layout {
         let mut sector = PARTITION_START as u64 + lb;
 
         // Path tables: primary L, M, Joliet L, M.
-        let pt_size = |order: &Vec<usize>, id: &dyn Fn(&Node) -> &[u8]| -> u32 {
+        let pt_size = |order: &Vec<usize>, id: &dyn Fn(&Node) -> Span| -> u32 {
             order
                 .iter()
-                .map(|&d| records::path_record_len(if d == 0 { 1 } else { id(&nodes[d]).len() }))
+                .map(|&d| {
+                    records::path_record_len(if d == 0 {
+                        1
+                    } else {
+                        id(&nodes[d]).len as usize
+                    })
+                })
                 .sum::<usize>() as u32
         };
-        let iso_pt = pt_size(&iso_order, &|n| &n.iso_id);
-        let jol_pt = pt_size(&joliet_order, &|n| &n.joliet_id);
+        let iso_pt = pt_size(&iso_order, &|n| n.iso_id);
+        let jol_pt = pt_size(&joliet_order, &|n| n.joliet_id);
         parts.push((sector, Part::PathTables));
         let mut path_tables = [0u32; 4];
         for (i, size) in [iso_pt, iso_pt, jol_pt, jol_pt].into_iter().enumerate() {
@@ -386,7 +468,7 @@ impl Layout {
         // ISO folders.
         for (tree, order) in [(Tree::Primary, &iso_order), (Tree::Joliet, &joliet_order)] {
             for &d in order {
-                let len = dir_bytes(&nodes, d, tree);
+                let len = dir_bytes(&nodes, &arena, d, tree);
                 let ext = (sector as u32, len as u32);
                 match tree {
                     Tree::Primary => nodes[d].iso = ext,
@@ -419,17 +501,28 @@ impl Layout {
         parts.push((sector, Part::UdfAnchor(sector as u32)));
         let total_sectors = sector + 1;
 
+        let mut boot_files = None;
         if let Some((bios, uefi)) = &input.boot {
-            for p in [bios, uefi] {
-                match file_node.get(p.as_str()) {
-                    Some(&n) if nodes[n].size > 0 => {}
+            let mut found = [(0u32, 0u64); 2];
+            for (slot, p) in [bios, uefi].into_iter().enumerate() {
+                match boot_node[slot] {
+                    Some(n) if nodes[n].size > 0 => {
+                        let blob = nodes[n].blob.expect("files have a blob") as usize;
+                        found[slot] = (blob_sector[blob], nodes[n].size);
+                    }
                     _ => bail!("the boot image /{p} is not on the volume"),
                 }
             }
+            boot_files = Some((found[0], found[1]));
         }
         let iso_order_v = iso_order;
+        let mut input = input;
+        // The file list is not needed once the tree is built.
+        input.files = Vec::new();
         Ok(Layout {
             nodes,
+            arena,
+            boot_files,
             blob_sector,
             parts,
             total_sectors,
@@ -475,16 +568,6 @@ impl Layout {
             partition_len: self.partition_len,
             integrity: (UDF_LVID, 2),
         }
-    }
-
-    fn file_sector(&self, path: &str) -> (u32, u64) {
-        let f = self
-            .input
-            .files
-            .iter()
-            .find(|f| f.path == path)
-            .expect("boot image checked in new()");
-        (self.blob_sector[f.blob], f.size)
     }
 
     /// The bytes of a metadata part, a whole number of sectors.
@@ -537,7 +620,7 @@ impl Layout {
             Part::UdfDir(d) => self.udf_dir(d),
             Part::UdfFile(f) => {
                 let n = &self.nodes[f];
-                let blob = n.blob.expect("files have a blob");
+                let blob = n.blob.expect("files have a blob") as usize;
                 let fe = udf::FileEntry {
                     is_dir: false,
                     links: 1,
@@ -615,9 +698,7 @@ impl Layout {
         for kind in [b"BEA01", b"NSR03", b"TEA01"] {
             b.extend_from_slice(&udf::vrs(kind));
         }
-        if let (Some(_), Some((bios, uefi))) = (self.boot_catalog, &self.input.boot) {
-            let (bs, _) = self.file_sector(bios);
-            let (us, usize_) = self.file_sector(uefi);
+        if let (Some(_), Some(((bs, _), (us, usize_)))) = (self.boot_catalog, self.boot_files) {
             b.extend_from_slice(&eltorito::catalog(
                 &BootImage {
                     platform: eltorito::PLATFORM_BIOS,
@@ -636,7 +717,11 @@ impl Layout {
 
     fn udf_dir(&self, d: usize) -> Vec<u8> {
         let n = &self.nodes[d];
-        let subdirs = n.children.iter().filter(|&&k| self.nodes[k].is_dir).count();
+        let subdirs = n
+            .children
+            .iter()
+            .filter(|&&k| self.nodes[k as usize].is_dir)
+            .count();
         let fe = udf::FileEntry {
             is_dir: true,
             links: (1 + subdirs).min(u16::MAX as usize) as u16,
@@ -647,14 +732,14 @@ impl Layout {
         let mut b = udf::file_entry(&fe, self.input.created, n.udf_fe);
         b.resize(SECTOR, 0);
         let start = b.len();
-        let parent = &self.nodes[n.parent];
+        let parent = &self.nodes[n.parent as usize];
         let here = |b: &Vec<u8>| n.udf_data + ((b.len() - start) / SECTOR) as u32;
         let fid = udf::fid(&[], true, true, parent.udf_fe, parent.unique_id, here(&b));
         b.extend_from_slice(&fid);
         for &k in &n.children {
-            let c = &self.nodes[k];
+            let c = &self.nodes[k as usize];
             let fid = udf::fid(
-                &c.udf_name,
+                self.arena.get(c.udf_name),
                 c.is_dir,
                 false,
                 c.udf_fe,
@@ -687,7 +772,7 @@ impl Layout {
             &mut out,
             records::dir_record(&[0], e, l, records::FLAG_DIR, date),
         );
-        let (e, l) = ext(&self.nodes[n.parent]);
+        let (e, l) = ext(&self.nodes[n.parent as usize]);
         push(
             &mut out,
             records::dir_record(&[1], e, l, records::FLAG_DIR, date),
@@ -702,7 +787,7 @@ impl Layout {
                 );
                 continue;
             }
-            let blob = c.blob.expect("files have a blob");
+            let blob = c.blob.expect("files have a blob") as usize;
             let mut sector = if c.size > 0 {
                 self.blob_sector[blob]
             } else {
@@ -728,7 +813,7 @@ impl Layout {
     }
 
     fn sorted_children(&self, tree: Tree, d: usize) -> Vec<(&[u8], usize)> {
-        sorted_children(&self.nodes, tree, d)
+        sorted_children(&self.nodes, &self.arena, tree, d)
     }
 
     fn path_tables(&self) -> Vec<u8> {
@@ -749,14 +834,22 @@ impl Layout {
                 let n = &self.nodes[d];
                 let (id, ext, parent): (&[u8], u32, u16) = match tree {
                     Tree::Primary => (
-                        if d == 0 { &[0] } else { &n.iso_id },
+                        if d == 0 {
+                            &[0]
+                        } else {
+                            self.arena.get(n.iso_id)
+                        },
                         n.iso.0,
-                        self.nodes[n.parent].iso_num,
+                        self.nodes[n.parent as usize].iso_num,
                     ),
                     Tree::Joliet => (
-                        if d == 0 { &[0] } else { &n.joliet_id },
+                        if d == 0 {
+                            &[0]
+                        } else {
+                            self.arena.get(n.joliet_id)
+                        },
                         n.joliet.0,
-                        self.nodes[n.parent].joliet_num,
+                        self.nodes[n.parent as usize].joliet_num,
                     ),
                 };
                 out.extend_from_slice(&records::path_record(id, ext, parent, big));
@@ -769,14 +862,20 @@ impl Layout {
 }
 
 /// Children of folder `d` with their identifiers in `tree`, in the tree's order.
-fn sorted_children(nodes: &[Node], tree: Tree, d: usize) -> Vec<(&[u8], usize)> {
+fn sorted_children<'a>(
+    nodes: &[Node],
+    arena: &'a Arena,
+    tree: Tree,
+    d: usize,
+) -> Vec<(&'a [u8], usize)> {
     let mut v: Vec<(&[u8], usize)> = nodes[d]
         .children
         .iter()
         .map(|&k| {
-            let id: &[u8] = match tree {
-                Tree::Primary => &nodes[k].iso_id,
-                Tree::Joliet => &nodes[k].joliet_id,
+            let k = k as usize;
+            let id = match tree {
+                Tree::Primary => arena.get(nodes[k].iso_id),
+                Tree::Joliet => arena.get(nodes[k].joliet_id),
             };
             (id, k)
         })
@@ -790,7 +889,7 @@ fn sorted_children(nodes: &[Node], tree: Tree, d: usize) -> Vec<(&[u8], usize)> 
 
 /// Bytes of a folder's extent in `tree` (whole sectors: records never
 /// straddle a sector).
-fn dir_bytes(nodes: &[Node], d: usize, tree: Tree) -> u64 {
+fn dir_bytes(nodes: &[Node], arena: &Arena, d: usize, tree: Tree) -> u64 {
     let mut used = 0usize;
     let mut total = 0usize;
     let mut add = |len: usize| {
@@ -802,7 +901,7 @@ fn dir_bytes(nodes: &[Node], d: usize, tree: Tree) -> u64 {
     };
     add(records::record_len(1));
     add(records::record_len(1));
-    for (id, k) in sorted_children(nodes, tree, d) {
+    for (id, k) in sorted_children(nodes, arena, tree, d) {
         let n = iso_extents(if nodes[k].is_dir { 0 } else { nodes[k].size }).len();
         for _ in 0..n {
             add(records::record_len(id.len()));

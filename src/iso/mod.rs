@@ -71,19 +71,29 @@ fn volume_set_id(plan: &Plan) -> String {
 struct PlanSources<'a> {
     plan: &'a Plan,
     dedup: &'a dedup::Dedup,
-    manifest: RefCell<Option<Vec<u8>>>,
-    hashes: RefCell<HashMap<usize, [u8; 32]>>,
+    /// Per content: its SHA-256 once copied.
+    hashes: RefCell<Vec<Option<[u8; 32]>>>,
+    /// The same, once every file is copied: the manifest is rendered from it.
+    done: std::sync::OnceLock<Vec<Option<[u8; 32]>>>,
+}
+
+impl PlanSources<'_> {
+    /// The SHA-256 of every plan entry, for the manifest (empty files
+    /// are never copied).
+    fn entry_hash(&self) -> Result<impl Fn(usize) -> Option<[u8; 32]> + Clone + Send + '_> {
+        let done = self.done.get().context("the manifest is written last")?;
+        let empty: [u8; 32] = Sha256::digest([]).into();
+        let (plan, dedup) = (self.plan, self.dedup);
+        Ok(move |i: usize| {
+            done[dedup.content_of[i]].or_else(|| (plan.entries[i].size == 0).then_some(empty))
+        })
+    }
 }
 
 impl write::Sources for PlanSources<'_> {
-    fn open(&self, source: usize) -> Result<Box<dyn Read + Send>> {
+    fn open(&self, source: usize) -> Result<Box<dyn Read + Send + '_>> {
         if source == MANIFEST {
-            let m = self
-                .manifest
-                .borrow()
-                .clone()
-                .context("the manifest is written last")?;
-            return Ok(Box::new(std::io::Cursor::new(m)));
+            return Ok(Box::new(self.plan.manifest_stream(self.entry_hash()?)));
         }
         let e = &self.plan.entries[self.dedup.contents[source].entry];
         open_source(e)
@@ -94,7 +104,7 @@ impl write::Sources for PlanSources<'_> {
             return format!("the manifest to /{}", crate::manifest::MANIFEST_PATH);
         }
         let e = &self.plan.entries[self.dedup.contents[source].entry];
-        format!("{} to /{}", e.origin, e.path)
+        format!("{} to /{}", e.origin(), e.path)
     }
 
     fn copied(&self, source: usize, sha256: [u8; 32]) -> Result<()> {
@@ -108,21 +118,21 @@ impl write::Sources for PlanSources<'_> {
                 let e = &self.plan.entries[c.entry];
                 bail!(
                     "{} changed during the build (its content differs from when duplicates were looked for); run the build again once the source is stable",
-                    e.origin
+                    e.origin()
                 );
             }
         }
         let mut h = self.hashes.borrow_mut();
-        if let Some(old) = h.get(&source) {
-            if *old != sha256 {
+        if let Some(old) = h[source] {
+            if old != sha256 {
                 let e = &self.plan.entries[c.entry];
                 bail!(
                     "{} changed during the build (two volumes got different bytes); run the build again once the source is stable",
-                    e.origin
+                    e.origin()
                 );
             }
         }
-        h.insert(source, sha256);
+        h[source] = Some(sha256);
         Ok(())
     }
 }
@@ -238,8 +248,8 @@ pub fn write(plan: &Plan, dest: &Path, opts: &WriteOptions) -> Result<Report> {
     let sources = PlanSources {
         plan,
         dedup: &d,
-        manifest: RefCell::new(None),
-        hashes: RefCell::new(HashMap::new()),
+        done: std::sync::OnceLock::new(),
+        hashes: RefCell::new(vec![None; d.contents.len()]),
     };
 
     // Every volume up to its manifest.
@@ -258,34 +268,23 @@ pub fn write(plan: &Plan, dest: &Path, opts: &WriteOptions) -> Result<Report> {
     }
 
     // The manifest, now that every file is hashed.
-    let hashes = sources.hashes.borrow().clone();
-    let by_path: HashMap<String, [u8; 32]> = plan
-        .entries
-        .iter()
-        .enumerate()
-        .filter(|(_, e)| !matches!(e.source, Source::Manifest))
-        .filter_map(|(i, e)| {
-            hashes
-                .get(&d.content_of[i])
-                .map(|h| (e.path.clone(), *h))
-                .or_else(|| (e.size == 0).then(|| (e.path.clone(), Sha256::digest([]).into())))
-        })
-        .collect();
-    let manifest = plan.render_manifest(&by_path);
+    let _ = sources
+        .done
+        .set(std::mem::take(&mut *sources.hashes.borrow_mut()));
+    let (manifest_len, manifest_sha256) = plan.manifest_digest(sources.entry_hash()?);
     let planned = plan
         .entries
         .iter()
         .find(|e| matches!(e.source, Source::Manifest))
         .map(|e| e.size)
         .unwrap_or(0);
-    if manifest.len() as u64 != planned {
+    if manifest_len != planned {
         bail!(
             "internal error: the manifest is {} bytes, {} were planned",
-            manifest.len(),
+            manifest_len,
             planned
         );
     }
-    *sources.manifest.borrow_mut() = Some(manifest.clone());
 
     let mut shas = Vec::new();
     let mut bytes = 0u64;
@@ -313,7 +312,7 @@ pub fn write(plan: &Plan, dest: &Path, opts: &WriteOptions) -> Result<Report> {
         files: plan.entries.len(),
         content_bytes: plan.total_size(),
         output_bytes: bytes,
-        manifest_sha256: hex::encode(Sha256::digest(&manifest)),
+        manifest_sha256: hex::encode(manifest_sha256),
         output_sha256: if count == 1 { shas[0].clone() } else { None },
         dedup_saved_bytes: Some(saved),
         volumes: if count > 1 { paths } else { Vec::new() },

@@ -438,7 +438,7 @@ fn is_zero(b: &[u8]) -> bool {
 /// Where file data comes from: opens content `source` (an index the caller
 /// gave the layout's blobs) and names it for errors.
 pub trait Sources {
-    fn open(&self, source: usize) -> Result<Box<dyn Read + Send>>;
+    fn open(&self, source: usize) -> Result<Box<dyn Read + Send + '_>>;
     fn describe(&self, source: usize) -> String;
     /// Called with the SHA-256 of content `source` once copied.
     fn copied(&self, source: usize, sha256: [u8; 32]) -> Result<()>;

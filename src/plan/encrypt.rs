@@ -52,7 +52,7 @@ pub fn apply(mut plan: Plan, password: &str, params: KdfParams) -> Result<Plan> 
         path: KEY_PATH.into(),
         size: KEY_HEADER_LEN as u64,
         source: Source::Deferred(Arc::new(header)),
-        origin: "generated (media key wrapped under the password)".into(),
+        note: super::note("generated (media key wrapped under the password)"),
         group: Group::Data,
         volume: 1,
         sha256: None,

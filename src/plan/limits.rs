@@ -89,7 +89,7 @@ fn key_of(e: &Entry) -> String {
         Group::Boot => "boot_image.path".into(),
         Group::Data => String::new(),
         Group::Extra => "extra_files".into(),
-        Group::Package(id) if id == super::PRESTART_ID => "prestart.files".into(),
+        Group::Package(id) if &**id == super::PRESTART_ID => "prestart.files".into(),
         Group::Package(_) if splittable(e) => "os_image.path".into(),
         Group::Package(_) => "packages".into(),
     }
@@ -122,7 +122,7 @@ pub fn fat32_limits(mut plan: Plan, max_file: u64, part_size: u64) -> Result<Pla
                     e.path,
                     crate::write::output::human_bytes(e.size),
                     e.size,
-                    e.origin
+                    e.origin()
                 ),
                 "leave the file out or split it yourself, or use --format iso (no such limit)",
             ));
@@ -171,7 +171,7 @@ pub fn fat32_limits(mut plan: Plan, max_file: u64, part_size: u64) -> Result<Pla
                         path,
                         size,
                         source: Source::File(part),
-                        origin: format!("{} (split, part {} of {n})", e.origin, k + 1),
+                        note: super::note(format!("{} (split, part {} of {n})", e.origin(), k + 1)),
                         group: e.group.clone(),
                         volume: e.volume,
                         sha256: None,

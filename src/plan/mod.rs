@@ -18,7 +18,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
-use crate::manifest::{self, FileRecord, Manifest, ProfileIdentity};
+use crate::manifest::{self, ProfileIdentity};
 use crate::profile::validate::normalize_target;
 use crate::profile::{InvalidProfile, MediaSize, MediaType, Problem, Problems, ValidProfile};
 use crate::wim::Wim;
@@ -93,8 +93,9 @@ pub enum Group {
     Boot,
     /// `SMS/data` settings: first volume.
     Data,
-    /// Content of one package (or the OS image, or the prestart files).
-    Package(String),
+    /// Content of one package (or the OS image, or the prestart files);
+    /// the ID is shared by every file of the package.
+    Package(Arc<str>),
     /// extra_files.
     Extra,
 }
@@ -106,8 +107,10 @@ pub struct Entry {
     pub path: String,
     pub size: u64,
     pub source: Source,
-    /// Human description of the source.
-    pub origin: String,
+    /// Human description of the source when the source does not say it
+    /// (generated files, files taken from a WIM, parts of a split file);
+    /// `None`: the source file's path (see [`Entry::origin`]).
+    pub note: Option<Arc<str>>,
     pub group: Group,
     /// Volume of an ISO volume set that holds the file (1-based; 1 unless
     /// the plan was split into volumes).
@@ -115,6 +118,37 @@ pub struct Entry {
     /// The SHA-256 the content must have (content taken from a content
     /// library, which records it): writers fail the build on a mismatch.
     pub sha256: Option<[u8; 32]>,
+}
+
+impl Entry {
+    /// Where the bytes come from, for people: the note, else the source.
+    pub fn origin(&self) -> Origin<'_> {
+        Origin(self)
+    }
+}
+
+/// An entry's origin, rendered only when printed.
+pub struct Origin<'a>(&'a Entry);
+
+impl std::fmt::Display for Origin<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(n) = &self.0.note {
+            return f.write_str(n);
+        }
+        let mut s = &self.0.source;
+        while let Source::Encrypted(x) = s {
+            s = &x.inner;
+        }
+        match s {
+            Source::File(p) => write!(f, "{}", p.display()),
+            _ => f.write_str("generated"),
+        }
+    }
+}
+
+/// A note for [`Entry::note`].
+pub fn note(s: impl Into<String>) -> Option<Arc<str>> {
+    Some(Arc::from(s.into()))
 }
 
 /// Name, description and the product's metadata fields of a prestaged WIM image.
@@ -245,7 +279,10 @@ struct Builder {
     entries: Vec<Entry>,
     empty_dirs: Vec<String>,
     /// Upper-cased path -> (JSON path of the claimant, exact path).
-    claimed: HashMap<String, (String, String)>,
+    /// (index into `keys` of the claimant's JSON path, index of its entry).
+    claimed: HashMap<String, (u32, u32)>,
+    /// JSON paths of the profile keys that added files.
+    keys: Vec<String>,
     problems: Vec<(String, String, String)>,
 }
 
@@ -261,13 +298,13 @@ impl Builder {
         path: String,
         size: u64,
         source: Source,
-        origin: String,
+        note: Option<Arc<str>>,
         group: Group,
     ) {
         let upper = path.to_uppercase();
-        if let Some((other, exact)) = self.claimed.get(&upper) {
-            let other = other.clone();
-            let exact = exact.clone();
+        if let Some(&(other, exact)) = self.claimed.get(&upper) {
+            let other = self.keys[other as usize].clone();
+            let exact = self.entries[exact as usize].path.clone();
             self.problem(
                 key,
                 format!(
@@ -277,12 +314,16 @@ impl Builder {
             );
             return;
         }
-        self.claimed.insert(upper, (key.to_string(), path.clone()));
+        if self.keys.last().map(|k| k.as_str()) != Some(key) {
+            self.keys.push(key.to_string());
+        }
+        let claim = ((self.keys.len() - 1) as u32, self.entries.len() as u32);
+        self.claimed.insert(upper, claim);
         self.entries.push(Entry {
             path,
             size,
             source,
-            origin,
+            note,
             group,
             volume: 1,
             sha256: None,
@@ -320,7 +361,7 @@ impl Builder {
                 join(&name),
                 meta.len(),
                 Source::File(src.to_path_buf()),
-                src.display().to_string(),
+                None,
                 group,
             );
             return;
@@ -333,13 +374,12 @@ impl Builder {
             self.empty_dirs.push(join(&d));
         }
         for f in w.files {
-            let origin = f.path.display().to_string();
             self.add(
                 key,
                 join(&f.rel),
                 f.size,
                 Source::File(f.path),
-                origin,
+                None,
                 group.clone(),
             );
         }
@@ -353,11 +393,11 @@ impl Builder {
         path: String,
         size: u64,
         (file, sha256): (PathBuf, Option<[u8; 32]>),
-        origin: String,
+        note: Option<Arc<str>>,
         group: Group,
     ) {
         let n = self.entries.len();
-        self.add(key, path, size, Source::File(file), origin, group);
+        self.add(key, path, size, Source::File(file), note, group);
         if self.entries.len() > n {
             if let Some(e) = self.entries.last_mut() {
                 e.sha256 = sha256;
@@ -384,7 +424,7 @@ impl Builder {
             path.to_string(),
             n,
             Source::Bytes(bytes.into()),
-            "generated".into(),
+            None,
             Group::Data,
         );
     }
@@ -405,6 +445,7 @@ pub fn build(vp: &ValidProfile) -> Result<Plan> {
         entries: Vec::new(),
         empty_dirs: Vec::new(),
         claimed: HashMap::new(),
+        keys: Vec::new(),
         problems: Vec::new(),
     };
     let scratch = Arc::new(
@@ -469,7 +510,7 @@ pub fn build(vp: &ValidProfile) -> Result<Plan> {
                 dest.to_string(),
                 size,
                 Source::File(file),
-                format!("{boot_origin}#{index}:/{inner}"),
+                note(format!("{boot_origin}#{index}:/{inner}")),
                 Group::Boot,
             );
             match dest {
@@ -488,7 +529,7 @@ pub fn build(vp: &ValidProfile) -> Result<Plan> {
             BOOT_WIM.into(),
             size,
             (boot_path.clone(), boot_sha256),
-            boot_origin.clone(),
+            note(boot_origin.clone()),
             Group::Boot,
         );
     } else {
@@ -503,7 +544,7 @@ pub fn build(vp: &ValidProfile) -> Result<Plan> {
             BOOT_WIM.into(),
             size,
             Source::File(out),
-            format!("{boot_origin}#{index} (exported)"),
+            note(format!("{boot_origin}#{index} (exported)")),
             Group::Boot,
         );
     }
@@ -577,8 +618,8 @@ pub fn build(vp: &ValidProfile) -> Result<Plan> {
                     dest.clone(),
                     img.size,
                     (img.path, img.sha256),
-                    img.origin,
-                    Group::Package(os.id.clone()),
+                    note(img.origin),
+                    Group::Package(os.id.as_str().into()),
                 );
                 os_path = Some(dest);
             }
@@ -596,18 +637,19 @@ pub fn build(vp: &ValidProfile) -> Result<Plan> {
             );
             continue;
         }
-        let group = Group::Package(pkg.id.clone());
+        let group = Group::Package(pkg.id.as_str().into());
         match r.content {
             packages::Content::Tree(src) => b.add_tree(&r.key, &src, &pkg.path, group),
             packages::Content::Library { files, empty_dirs } => {
                 for f in files {
-                    let origin = format!("{} ({})", f.path.display(), f.rel);
+                    // The origin is the FileLib file; messages name the
+                    // medium path beside it.
                     b.add_hashed(
                         &r.key,
                         format!("{}/{}", pkg.path, f.rel),
                         f.size,
                         (f.path, Some(f.sha256)),
-                        origin,
+                        None,
                         group.clone(),
                     );
                 }
@@ -683,7 +725,7 @@ pub fn build(vp: &ValidProfile) -> Result<Plan> {
         let key = b
             .claimed
             .get(&c.to_uppercase())
-            .map(|x| x.0.clone())
+            .map(|x| b.keys[x.0 as usize].clone())
             .unwrap_or_default();
         b.problem(
             &key,
@@ -694,7 +736,7 @@ pub fn build(vp: &ValidProfile) -> Result<Plan> {
     if b.claimed
         .contains_key(&manifest::MANIFEST_PATH.to_uppercase())
     {
-        let key = b.claimed[&manifest::MANIFEST_PATH.to_uppercase()].0.clone();
+        let key = b.keys[b.claimed[&manifest::MANIFEST_PATH.to_uppercase()].0 as usize].clone();
         b.problem(
             &key,
             format!(
@@ -705,6 +747,9 @@ pub fn build(vp: &ValidProfile) -> Result<Plan> {
         );
     }
 
+    // The claims are only needed while files are added.
+    b.claimed = HashMap::new();
+
     if !b.problems.is_empty() {
         return Err(b.invalid(vp));
     }
@@ -714,7 +759,7 @@ pub fn build(vp: &ValidProfile) -> Result<Plan> {
         path: manifest::MANIFEST_PATH.to_string(),
         size: 0,
         source: Source::Manifest,
-        origin: "generated (written last)".into(),
+        note: note("generated (written last)"),
         group: Group::Data,
         volume: 1,
         sha256: None,
@@ -827,7 +872,13 @@ impl Plan {
     /// Sets the manifest entry's size: rendering with placeholder hashes
     /// gives the exact size, as every hash has the same length.
     pub fn size_manifest(&mut self) {
-        let msize = self.render_manifest(&HashMap::new()).len() as u64;
+        let mut count = crate::io::CountingSink::default();
+        std::io::copy(
+            &mut self.manifest_stream_raw(|_| None, manifest::UNKNOWN_SHA256),
+            &mut count,
+        )
+        .expect("rendering to a counter");
+        let msize = count.0;
         for e in &mut self.entries {
             if matches!(e.source, Source::Manifest) {
                 e.size = msize;
@@ -840,33 +891,65 @@ impl Plan {
         self.entries.iter().map(|e| e.volume).max().unwrap_or(1)
     }
 
-    /// The manifest, with the hashes known so far (others are zeros).
-    /// In a volume set every file records its volume.
-    pub fn render_manifest(&self, hashes: &HashMap<String, [u8; 32]>) -> Vec<u8> {
+    /// The manifest, with the hashes known so far (`hash_of` an entry's
+    /// index; others are zeros). In a volume set every file records its
+    /// volume.
+    pub fn render_manifest<F>(&self, hash_of: F) -> Vec<u8>
+    where
+        F: Fn(usize) -> Option<[u8; 32]> + Clone + Send,
+    {
+        let mut v = Vec::new();
+        std::io::copy(&mut self.manifest_stream(hash_of), &mut v).expect("rendering to memory");
+        v
+    }
+
+    /// Size and SHA-256 of the manifest [`Plan::manifest_stream`] renders.
+    pub fn manifest_digest<F>(&self, hash_of: F) -> (u64, [u8; 32])
+    where
+        F: Fn(usize) -> Option<[u8; 32]> + Clone + Send,
+    {
+        self.write_manifest(hash_of, &mut std::io::sink())
+            .expect("rendering to a hasher")
+    }
+
+    /// Streams the manifest into `w`; returns its size and SHA-256.
+    pub fn write_manifest<F, W>(&self, hash_of: F, w: &mut W) -> std::io::Result<(u64, [u8; 32])>
+    where
+        F: Fn(usize) -> Option<[u8; 32]> + Clone + Send,
+        W: std::io::Write + ?Sized,
+    {
+        let mut h = crate::io::HashingReader::new(self.manifest_stream(hash_of));
+        let n = std::io::copy(&mut h, w)?;
+        Ok((n, h.finish()))
+    }
+
+    /// The manifest as a reader that renders it while it is read (two
+    /// passes: the first finds the checksum). Its bytes are those of
+    /// [`Plan::render_manifest`].
+    pub fn manifest_stream<'a, F>(&'a self, hash_of: F) -> impl std::io::Read + Send + 'a
+    where
+        F: Fn(usize) -> Option<[u8; 32]> + Clone + Send + 'a,
+    {
+        let mut h = crate::io::HashingReader::new(
+            self.manifest_stream_raw(hash_of.clone(), manifest::UNKNOWN_SHA256),
+        );
+        std::io::copy(&mut h, &mut std::io::sink()).expect("rendering to a hasher");
+        let sum = hex::encode(h.finish());
+        self.manifest_stream_raw(hash_of, &sum)
+    }
+
+    fn manifest_stream_raw<'a, F>(
+        &'a self,
+        hash_of: F,
+        checksum: &str,
+    ) -> manifest::ManifestStream<impl Iterator<Item = manifest::FileRecordOut<'a>> + Send + 'a>
+    where
+        F: Fn(usize) -> Option<[u8; 32]> + Send + 'a,
+    {
         let sets = self.volume_count() > 1;
-        let files = self
-            .entries
-            .iter()
-            .filter(|e| !matches!(e.source, Source::Manifest))
-            .map(|e| FileRecord {
-                path: e.path.clone(),
-                size: e.size,
-                sha256: hashes
-                    .get(&e.path)
-                    .map(hex::encode)
-                    .unwrap_or_else(|| manifest::UNKNOWN_SHA256.to_string()),
-                encrypted: match &e.source {
-                    Source::Encrypted(x) => Some(manifest::EncryptedRecord {
-                        plain_size: x.plain_size,
-                    }),
-                    _ => None,
-                },
-                volume: sets.then_some(e.volume),
-            })
-            .collect();
-        Manifest {
+        let head = manifest::ManifestOf {
             format: manifest::FORMAT.into(),
-            checksum: manifest::UNKNOWN_SHA256.into(),
+            checksum: checksum.into(),
             site: self.site.clone(),
             certificate: self.certificate.clone(),
             generator: format!("tsmedia {}", env!("CARGO_PKG_VERSION")),
@@ -887,9 +970,26 @@ impl Plan {
                     key_header: encrypt::KEY_PATH.to_string(),
                     scheme: "tsmedia-aes256gcm-stream-v1".into(),
                 }),
-            files,
-        }
-        .to_bytes()
+            files: (),
+        };
+        let items = self
+            .entries
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| !matches!(e.source, Source::Manifest))
+            .map(move |(i, e)| manifest::FileRecordOut {
+                path: &e.path,
+                size: e.size,
+                sha256: manifest::HexDigest(hash_of(i)),
+                encrypted: match &e.source {
+                    Source::Encrypted(x) => Some(manifest::EncryptedRecord {
+                        plain_size: x.plain_size,
+                    }),
+                    _ => None,
+                },
+                volume: sets.then_some(e.volume),
+            });
+        manifest::ManifestStream::new(&head, items)
     }
 
     /// Total bytes of all files.
@@ -925,6 +1025,36 @@ impl Plan {
     }
 }
 
+/// Hashes of the plan's entries, by entry index, as writers collect them.
+#[derive(Debug, Default, Clone)]
+pub struct Hashes(Vec<Option<[u8; 32]>>);
+
+impl Hashes {
+    pub fn new() -> Hashes {
+        Hashes::default()
+    }
+
+    pub fn insert(&mut self, entry: usize, sha256: [u8; 32]) {
+        if self.0.len() <= entry {
+            self.0.resize(entry + 1, None);
+        }
+        self.0[entry] = Some(sha256);
+    }
+
+    pub fn get(&self, entry: usize) -> Option<[u8; 32]> {
+        self.0.get(entry).copied().flatten()
+    }
+
+    /// Takes every hash `other` has.
+    pub fn extend(&mut self, other: Hashes) {
+        for (i, h) in other.0.into_iter().enumerate() {
+            if let Some(h) = h {
+                self.insert(i, h);
+            }
+        }
+    }
+}
+
 /// The plan as `tsmedia plan --json` prints it.
 #[derive(Debug, Serialize)]
 pub struct PlanView<'a> {
@@ -946,7 +1076,7 @@ pub struct PlanView<'a> {
 pub struct EntryView<'a> {
     pub path: &'a str,
     pub size: u64,
-    pub source: &'a str,
+    pub source: String,
     pub group: &'a Group,
     /// ISO volume holding the file (1 unless the medium is a volume set).
     pub volume: u32,
@@ -966,7 +1096,7 @@ impl Plan {
                 .map(|e| EntryView {
                     path: &e.path,
                     size: e.size,
-                    source: &e.origin,
+                    source: e.origin().to_string(),
                     group: &e.group,
                     volume: e.volume,
                 })

@@ -106,13 +106,18 @@ fn visit(canon_root: &Path, dir: &Path, rel: &str, stack: &mut HashSet<PathBuf>,
             }
             target_dir = canon;
         }
-        let meta = match std::fs::metadata(&path) {
-            Ok(m) => m,
-            Err(e) => {
-                w.problems
-                    .push(format!("cannot read {}: {e}", path.display()));
-                continue;
+        // Only a link needs a second look (at what it leads to).
+        let meta = if lmeta.file_type().is_symlink() {
+            match std::fs::metadata(&path) {
+                Ok(m) => m,
+                Err(e) => {
+                    w.problems
+                        .push(format!("cannot read {}: {e}", path.display()));
+                    continue;
+                }
             }
+        } else {
+            lmeta
         };
         if meta.is_dir() {
             let canon = match target_dir.canonicalize() {

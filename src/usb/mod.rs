@@ -176,33 +176,36 @@ pub fn write_medium<D: BlockIo + Send + ?Sized>(
     medium: &Medium,
     plan: &Plan,
     progress: &Progress,
-) -> Result<(Hashes, Vec<u8>)> {
-    let mut manifest = Vec::new();
+) -> Result<(Hashes, [u8; 32])> {
+    let mut manifest = [0u8; 32];
     let by_path = |d: &blockio::Digests| -> Hashes {
-        d.iter()
-            .map(|(i, h)| (plan.entries[*i].path.clone(), *h))
-            .collect()
+        let mut h = Hashes::new();
+        for (i, d) in d.iter() {
+            h.insert(*i, *d);
+        }
+        h
     };
     let digests = fat32::write_volume(dev, medium.disk.part_offset(), &medium.layout, |i, w| {
         let e = &plan.entries[i];
         if matches!(e.source, Source::Manifest) {
             let hashes = by_path(&w.all_digests()?);
-            manifest = plan.render_manifest(&hashes);
-            if manifest.len() as u64 != e.size {
+            let (n, sha) = plan
+                .write_manifest(|i| hashes.get(i), w)
+                .with_context(|| format!("writing /{}", e.path))?;
+            if n != e.size {
                 bail!(
                     "the manifest came out {} bytes, not the planned {}",
-                    manifest.len(),
+                    n,
                     e.size
                 );
             }
-            w.write_all(&manifest)
-                .with_context(|| format!("writing /{}", e.path))?;
+            manifest = sha;
             progress.inc(e.size);
             return Ok(());
         }
         w.begin_file(i);
         copy_into(e, w, progress)
-            .with_context(|| format!("copying {} to /{}", e.origin, e.path))?;
+            .with_context(|| format!("copying {} to /{}", e.origin(), e.path))?;
         w.end_file();
         Ok(())
     })?;
@@ -260,7 +263,7 @@ pub fn verify<D: BlockIo + ?Sized>(
     medium: &Medium,
     plan: &Plan,
     hashes: &Hashes,
-    manifest: &[u8],
+    manifest_sha256: &[u8; 32],
     progress: &Progress,
 ) -> Result<std::result::Result<(), String>> {
     let (off, _) = partition::read_first_partition(dev)?;
@@ -271,11 +274,11 @@ pub fn verify<D: BlockIo + ?Sized>(
         )));
     }
     let vol = fat32::Volume::open(dev, off)?;
-    for e in &plan.entries {
+    for (i, e) in plan.entries.iter().enumerate() {
         let want: [u8; 32] = match &e.source {
-            Source::Manifest => Sha256::digest(manifest).into(),
-            _ => match hashes.get(&e.path) {
-                Some(h) => *h,
+            Source::Manifest => *manifest_sha256,
+            _ => match hashes.get(i) {
+                Some(h) => h,
                 None => bail!("no hash recorded for /{}", e.path),
             },
         };

@@ -4,7 +4,6 @@ use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use sha2::{Digest, Sha256};
 
 use super::output::{check_space, TempOutput};
 use super::{copy_entry, Hashes, Report, WriteOptions};
@@ -23,7 +22,7 @@ pub fn write(plan: &Plan, dest: &Path, opts: &WriteOptions) -> Result<Report> {
     }
     let progress = Progress::bytes(plan.total_size(), "writing", opts.quiet);
     let mut hashes = Hashes::new();
-    for e in &plan.entries {
+    for (i, e) in plan.entries.iter().enumerate() {
         if matches!(e.source, Source::Manifest) {
             continue;
         }
@@ -34,14 +33,16 @@ pub fn write(plan: &Plan, dest: &Path, opts: &WriteOptions) -> Result<Report> {
         let h = copy_entry(e, &mut w, &progress)?;
         w.flush()
             .with_context(|| format!("writing {}", target.display()))?;
-        hashes.insert(e.path.clone(), h);
+        hashes.insert(i, h);
     }
-    let manifest = plan.render_manifest(&hashes);
     let mpath = root.join(crate::manifest::MANIFEST_PATH);
-    let mut f =
+    let f =
         std::fs::File::create(&mpath).with_context(|| format!("creating {}", mpath.display()))?;
-    f.write_all(&manifest)
-        .and_then(|_| f.sync_all())
+    let mut w = BufWriter::with_capacity(crate::io::BUF_SIZE, f);
+    let (_, manifest_sha256) = plan
+        .write_manifest(|i| hashes.get(i), &mut w)
+        .and_then(|r| w.flush().map(|_| r))
+        .and_then(|r| w.get_ref().sync_all().map(|_| r))
         .with_context(|| format!("writing {}", mpath.display()))?;
     progress.finish();
     out.commit()?;
@@ -52,7 +53,7 @@ pub fn write(plan: &Plan, dest: &Path, opts: &WriteOptions) -> Result<Report> {
         files: plan.entries.len(),
         content_bytes: plan.total_size(),
         output_bytes: plan.total_size(),
-        manifest_sha256: hex::encode(Sha256::digest(&manifest)),
+        manifest_sha256: hex::encode(manifest_sha256),
         output_sha256: None,
         dedup_saved_bytes: None,
         volumes: Vec::new(),

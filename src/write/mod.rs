@@ -5,7 +5,6 @@ pub mod output;
 pub mod usb;
 pub mod wim;
 
-use std::collections::HashMap;
 use std::io::Read;
 use std::path::PathBuf;
 
@@ -71,7 +70,7 @@ pub fn open_source(e: &Entry) -> Result<Box<dyn Read + Send>> {
                 path: e.path.clone(),
                 size: x.plain_size,
                 source: x.inner.clone(),
-                origin: e.origin.clone(),
+                note: e.note.clone(),
                 group: e.group.clone(),
                 volume: e.volume,
                 sha256: None,
@@ -122,7 +121,7 @@ pub fn copy_entry<W: std::io::Write + ?Sized>(
 ) -> Result<[u8; 32]> {
     let r = open_source(e)?;
     let h = crate::io::copy_exact(r, w, e.size, progress)
-        .with_context(|| format!("copying {} to /{}", e.origin, e.path))?;
+        .with_context(|| format!("copying {} to /{}", e.origin(), e.path))?;
     check_expected(e, &h)?;
     Ok(h)
 }
@@ -152,7 +151,8 @@ fn mismatch_context(e: &Entry) -> String {
     };
     format!(
         "{pkg}file /{} ({}) is damaged in the content library; redistribute the content to the distribution point (or validate it there) and build again",
-        e.path, e.origin
+        e.path,
+        e.origin()
     )
 }
 
@@ -189,5 +189,4 @@ impl Read for VerifyingReader {
     }
 }
 
-/// Hashes collected while writing, by medium path.
-pub type Hashes = HashMap<String, [u8; 32]>;
+pub use crate::plan::Hashes;

@@ -4,7 +4,6 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use sha2::{Digest, Sha256};
 
 use super::output::{check_space, human_bytes, TempOutput};
 use super::{Report, WriteOptions};
@@ -73,7 +72,7 @@ fn place(
     })
 }
 
-fn report(plan: &Plan, dest: &Path, format: &str, bytes: u64, manifest: &[u8]) -> Report {
+fn report(plan: &Plan, dest: &Path, format: &str, bytes: u64, manifest: &[u8; 32]) -> Report {
     Report {
         output: dest.to_path_buf(),
         format: format.into(),
@@ -81,7 +80,7 @@ fn report(plan: &Plan, dest: &Path, format: &str, bytes: u64, manifest: &[u8]) -
         files: plan.entries.len(),
         content_bytes: plan.total_size(),
         output_bytes: bytes,
-        manifest_sha256: hex::encode(Sha256::digest(manifest)),
+        manifest_sha256: hex::encode(manifest),
         output_sha256: None,
         dedup_saved_bytes: None,
         volume_sha256: Vec::new(),

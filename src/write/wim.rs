@@ -105,7 +105,7 @@ pub fn write(plan: &Plan, dest: &Path, opts: &WriteOptions, wopts: &WimOptions) 
     let total = plan.total_size();
     let progress = Progress::bytes(total * 2, "writing", opts.quiet);
     let mut hashes = Hashes::new();
-    for e in &plan.entries {
+    for (i, e) in plan.entries.iter().enumerate() {
         if let Source::Encrypted(_) = &e.source {
             let p = tree.join(&e.path);
             let f =
@@ -113,7 +113,7 @@ pub fn write(plan: &Plan, dest: &Path, opts: &WriteOptions, wopts: &WimOptions) 
             let mut w = std::io::BufWriter::new(f);
             let h = copy_entry(e, &mut w, &progress)?;
             std::io::Write::flush(&mut w).with_context(|| format!("writing {}", p.display()))?;
-            hashes.insert(e.path.clone(), h);
+            hashes.insert(i, h);
         }
     }
     stage(plan, &tree).context("preparing the tree to capture")?;
@@ -151,15 +151,12 @@ pub fn write(plan: &Plan, dest: &Path, opts: &WriteOptions, wopts: &WimOptions) 
     let (captured, hashed) = std::thread::scope(|scope| {
         let hasher = scope.spawn(|| -> Result<Hashes> {
             let mut h = Hashes::new();
-            for e in &plan.entries {
+            for (i, e) in plan.entries.iter().enumerate() {
                 if matches!(
                     e.source,
                     Source::File(_) | Source::Bytes(_) | Source::Deferred(_)
                 ) {
-                    h.insert(
-                        e.path.clone(),
-                        copy_entry(e, &mut std::io::sink(), &progress)?,
-                    );
+                    h.insert(i, copy_entry(e, &mut std::io::sink(), &progress)?);
                 }
             }
             Ok(h)
@@ -194,9 +191,15 @@ pub fn write(plan: &Plan, dest: &Path, opts: &WriteOptions, wopts: &WimOptions) 
         .with_context(|| format!("writing the WIM {}", dest.display()))?;
 
     // 3. The manifest, now that every hash is known, goes in last.
-    let manifest = plan.render_manifest(&hashes);
     let mpath = scratch.path().join("manifest.json");
-    std::fs::write(&mpath, &manifest).with_context(|| format!("writing {}", mpath.display()))?;
+    let (_, manifest_sha256) = std::fs::File::create(&mpath)
+        .map(|f| std::io::BufWriter::with_capacity(crate::io::BUF_SIZE, f))
+        .and_then(|mut w| {
+            let r = plan.write_manifest(|i| hashes.get(i), &mut w)?;
+            std::io::Write::flush(&mut w)?;
+            Ok(r)
+        })
+        .with_context(|| format!("writing {}", mpath.display()))?;
     set_time(&mpath, plan.created.unix_timestamp(), true)?;
     crate::wim::add_files(
         &target,
@@ -264,7 +267,7 @@ pub fn write(plan: &Plan, dest: &Path, opts: &WriteOptions, wopts: &WimOptions) 
         files: plan.entries.len(),
         content_bytes: total,
         output_bytes,
-        manifest_sha256: hex::encode(Sha256::digest(&manifest)),
+        manifest_sha256: hex::encode(manifest_sha256),
         output_sha256: output_sha,
         dedup_saved_bytes: None,
         volume_sha256: Vec::new(),
