@@ -271,6 +271,15 @@ pub fn write(plan: &Plan, dest: &Path, opts: &WriteOptions) -> Result<Report> {
     let _ = sources
         .done
         .set(std::mem::take(&mut *sources.hashes.borrow_mut()));
+    // Files stored once are read once: every entry expecting a hash (content
+    // library files) is checked against the content it shares.
+    if let Some(done) = sources.done.get() {
+        for (i, e) in plan.entries.iter().enumerate() {
+            if let (Some(_), Some(h)) = (e.sha256, done[d.content_of[i]]) {
+                crate::write::check_expected(e, &h)?;
+            }
+        }
+    }
     let (manifest_len, manifest_sha256) = plan.manifest_digest(sources.entry_hash()?);
     let planned = plan
         .entries
