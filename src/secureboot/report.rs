@@ -305,3 +305,60 @@ impl SecureBootReport {
         v
     }
 }
+
+/// Reads at most `cap` bytes of a stream; more is an error.
+fn read_capped(mut r: impl std::io::Read, cap: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut v = Vec::new();
+    (&mut r).take(cap + 1).read_to_end(&mut v)?;
+    if v.len() as u64 > cap {
+        return Err(std::io::Error::other(format!(
+            "larger than {cap} bytes: not a boot file"
+        )));
+    }
+    Ok(v)
+}
+
+fn cap_for(path: &str) -> u64 {
+    if path.eq_ignore_ascii_case(EFISYS) {
+        crate::read::fat::MAX_IMAGE
+    } else {
+        authenticode::MAX_PE
+    }
+}
+
+/// The facts of a plan's boot files (as `plan` shows them).
+pub fn from_plan(plan: &crate::plan::Plan, dbx: &Dbx) -> SecureBootReport {
+    use crate::plan::Source;
+    let mut open = |path: &str| -> Option<std::io::Result<Vec<u8>>> {
+        let e = plan
+            .entries
+            .iter()
+            .find(|e| e.path.eq_ignore_ascii_case(path))?;
+        match &e.source {
+            Source::File(f) => Some(std::fs::File::open(f).and_then(|f| read_capped(f, cap_for(path)))),
+            Source::Bytes(b) => Some(Ok(b.to_vec())),
+            _ => None,
+        }
+    };
+    gather(&mut open, dbx)
+}
+
+/// The facts of a finished medium's boot files (as `inspect` and `verify`
+/// show them).
+pub fn from_medium(m: &dyn crate::read::Medium, dbx: &Dbx) -> SecureBootReport {
+    use crate::read::path_key;
+    let files = m.files();
+    let mut open = |path: &str| -> Option<std::io::Result<Vec<u8>>> {
+        let f = files.iter().find(|f| path_key(&f.path) == path_key(path))?;
+        let cap = cap_for(path);
+        if f.size > cap {
+            return Some(Err(std::io::Error::other(format!(
+                "{} bytes, larger than {cap}: not a boot file",
+                f.size
+            ))));
+        }
+        Some(m.open(&f.path).and_then(|r| read_capped(r, cap)))
+    };
+    gather(&mut open, dbx)
+}
