@@ -9,13 +9,15 @@ use tsmedia::fuzz_targets;
 
 type Target = fn(&[u8]);
 
-const TARGETS: [(&str, Target); 6] = [
+const TARGETS: [(&str, Target); 8] = [
     ("profile", fuzz_targets::profile),
     ("decrypt", fuzz_targets::decrypt),
     ("key_header", fuzz_targets::key_header),
     ("manifest", fuzz_targets::manifest),
     ("iso", fuzz_targets::iso),
     ("disk", fuzz_targets::disk),
+    ("authenticode", fuzz_targets::authenticode),
+    ("fat", fuzz_targets::fat),
 ];
 
 fn root() -> PathBuf {

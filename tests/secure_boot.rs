@@ -157,7 +157,10 @@ fn authenticode_hashes_match_osslsigncode() {
     bad[0x400] ^= 1;
     let f = tsmedia::secureboot::authenticode::examine(&bad).unwrap();
     assert!(f.signatures.iter().all(|s| !s.digest_matches));
-    assert!(f.problems.iter().any(|p| p.contains("changed after signing")));
+    assert!(f
+        .problems
+        .iter()
+        .any(|p| p.contains("changed after signing")));
 }
 
 #[test]
@@ -225,7 +228,10 @@ fn plan_takes_the_ex_files_by_default_and_2011_on_request() {
     assert_eq!(v["boot"]["boot_manager_from"], "boot image");
     let s = sources(&v);
     for (medium, inner) in [
-        ("efi/boot/bootx64.efi", "Windows/Boot/EFI_EX/bootmgfw_EX.efi"),
+        (
+            "efi/boot/bootx64.efi",
+            "Windows/Boot/EFI_EX/bootmgfw_EX.efi",
+        ),
         ("bootmgr.efi", "Windows/Boot/EFI_EX/bootmgr_EX.efi"),
         (
             "efi/microsoft/boot/efisys.bin",
@@ -272,10 +278,7 @@ fn plan_takes_the_ex_files_by_default_and_2011_on_request() {
             .all(|(m, i)| !i.contains("_EX") && !m.contains("fonts") && !m.ends_with("boot.stl")),
         "{s:?}"
     );
-    assert_eq!(
-        cas(&old["secure_boot"]),
-        all("windows-production-pca-2011")
-    );
+    assert_eq!(cas(&old["secure_boot"]), all("windows-production-pca-2011"));
     assert!(warnings(&old).iter().all(|w| w.ends_with(
         "revoked on devices with the KB5025885 mitigations; rebuild with --boot-manager 2023"
     )));
@@ -293,7 +296,10 @@ fn plan_takes_the_ex_files_by_default_and_2011_on_request() {
     // Text output names the choice and the CA of every loader.
     let o = run_ok(tsmedia().args(["plan", "--profile"]).arg(&p));
     let text = String::from_utf8_lossy(&o.stdout);
-    assert!(text.contains("boot manager: 2023 (chosen by boot image)"), "{text}");
+    assert!(
+        text.contains("boot manager: 2023 (chosen by boot image)"),
+        "{text}"
+    );
     assert!(
         text.contains("secure boot: /efi/boot/bootx64.efi -> Windows UEFI CA 2023"),
         "{text}"
@@ -333,13 +339,23 @@ fn asking_for_2023_without_ex_files_names_them_and_the_fix() {
     }
     let fix = prob["fix"].as_str().unwrap();
     assert!(fix.contains("ADK of 2024-04 or later"), "{fix}");
-    assert!(fix.contains("2024-04 (or later) cumulative update"), "{fix}");
+    assert!(
+        fix.contains("2024-04 (or later) cumulative update"),
+        "{fix}"
+    );
     // On the command line: the same problem, at boot_image.path; create refuses too.
     let p = profile(tmp.path(), "index2b", |v| {
         v["boot_image"]["index"] = 2.into();
     });
     let o = tsmedia()
-        .args(["create", "--boot-manager", "2023", "--format", "folder", "--profile"])
+        .args([
+            "create",
+            "--boot-manager",
+            "2023",
+            "--format",
+            "folder",
+            "--profile",
+        ])
         .arg(&p)
         .arg("--output")
         .arg(tmp.path().join("out"))
@@ -387,10 +403,7 @@ fn folders_of_every_boot_image_name_the_right_ca() {
         &["--boot-manager", "2011"],
     );
     let v = inspect(&[&out11], &[]);
-    assert_eq!(
-        cas(&v["secure_boot"]),
-        all("windows-production-pca-2011")
-    );
+    assert_eq!(cas(&v["secure_boot"]), all("windows-production-pca-2011"));
     assert!(warnings(&v).iter().any(|w| w.contains("KB5025885")));
     // Unknown CA (with a nested 2023 signature), unsigned bootmgr.efi and
     // unsigned loader in efisys.bin.
@@ -403,9 +416,15 @@ fn folders_of_every_boot_image_name_the_right_ca() {
     let c = cas(&v["secure_boot"]);
     assert_eq!(c[0].0, "efi/boot/bootx64.efi");
     assert_eq!(c[0].1.len(), 2, "{c:?}");
-    assert!(c[0].1[0].contains("CN=TSMEDIA Test Unknown UEFI CA"), "{c:?}");
+    assert!(
+        c[0].1[0].contains("CN=TSMEDIA Test Unknown UEFI CA"),
+        "{c:?}"
+    );
     assert_eq!(c[0].1[1], "windows-uefi-ca-2023");
-    assert_eq!(c[1], ("bootmgr.efi".to_string(), vec!["unsigned".to_string()]));
+    assert_eq!(
+        c[1],
+        ("bootmgr.efi".to_string(), vec!["unsigned".to_string()])
+    );
     assert_eq!(c[2].1, vec!["unsigned".to_string()]);
     let w = warnings(&v);
     assert!(
@@ -413,7 +432,10 @@ fn folders_of_every_boot_image_name_the_right_ca() {
             .any(|w| w.ends_with("boots differently from DVD and from USB")),
         "{w:?}"
     );
-    assert!(w.iter().any(|w| w.contains("not a Microsoft UEFI CA")), "{w:?}");
+    assert!(
+        w.iter().any(|w| w.contains("not a Microsoft UEFI CA")),
+        "{w:?}"
+    );
     assert!(w.iter().any(|w| w.contains("unsigned")), "{w:?}");
     // verify: intact, but --strict fails on the warnings (exit 3).
     run_ok(tsmedia().arg("verify").arg(&outu));
@@ -558,4 +580,42 @@ fn iso_and_usb_image_with_the_2023_boot_manager_boot_under_ovmf() {
         bootcheck("uefi", &iso, &marker);
         bootcheck("uefi-hdd", &usb, &marker);
     }
+}
+
+#[test]
+fn the_fuzz_seeds_carry_an_svn_and_nested_signatures() {
+    let dir = root().join("fuzz/corpus/authenticode");
+    let nested = std::fs::read(dir.join("tiny-nested.efi")).unwrap();
+    let f = tsmedia::secureboot::authenticode::examine(&nested).unwrap();
+    assert_eq!(
+        f.svn,
+        Some(tsmedia::secureboot::authenticode::Svn { major: 9, minor: 0 })
+    );
+    assert_eq!(f.signatures.len(), 2, "{:#?}", f.signatures);
+    assert_eq!(f.signatures[0].digest_algorithm, "sha256");
+    assert_eq!(f.signatures[1].digest_algorithm, "sha1");
+    assert!(f.signatures.iter().all(|s| s.digest_matches));
+    // The real PCA 2011 certificate is in the first signature's set only.
+    assert_eq!(
+        f.signatures[0].ca.id.as_deref(),
+        Some("windows-production-pca-2011")
+    );
+    assert_eq!(f.signatures[1].ca.id, None);
+    // SVN 9.0 is not below the built-in DBX minimum (9.0); with a DBX whose
+    // minimum is 11.0 it is revoked.
+    let dbx = tsmedia::secureboot::Dbx::builtin();
+    let r = tsmedia::secureboot::report::file_facts("bootmgr.efi", "t", &nested, &dbx);
+    assert!(!r.dbx.svn_revoked);
+    let newer = tsmedia::secureboot::Dbx::parse(
+        br#"{"svns": [{"value": "01612B139DD5598843AB1C185C3CB2EB9200000B000000000000000000000000",
+                      "version": "11.0", "filename": "bootmgfw.efi"}]}"#,
+        "test",
+    )
+    .unwrap();
+    let r = tsmedia::secureboot::report::file_facts("bootmgr.efi", "t", &nested, &newer);
+    assert!(r.dbx.svn_revoked);
+    assert!(r
+        .warnings
+        .iter()
+        .any(|w| w.contains("revoked: its boot manager SVN 9.0 is below the DBX minimum 11.0")));
 }

@@ -205,7 +205,10 @@ pub const BOOT_FILES: &[(&str, &str, bool)] = &[
 /// three must be present (docs/secure-boot.md).
 pub const BOOT_FILES_EX: &[(&str, &str)] = &[
     ("bootmgr.efi", "Windows/Boot/EFI_EX/bootmgr_EX.efi"),
-    ("efi/boot/bootx64.efi", "Windows/Boot/EFI_EX/bootmgfw_EX.efi"),
+    (
+        "efi/boot/bootx64.efi",
+        "Windows/Boot/EFI_EX/bootmgfw_EX.efi",
+    ),
     (
         "efi/microsoft/boot/efisys.bin",
         "Windows/Boot/DVD_EX/EFI/en-US/efisys_EX.bin",

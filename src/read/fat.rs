@@ -308,9 +308,9 @@ fn entries(bytes: &[u8]) -> Vec<(String, u8, u32, u32)> {
             continue;
         }
         let short: &[u8] = &e[0..11];
-        let sum = short
-            .iter()
-            .fold(0u8, |s, &c| ((s & 1) << 7).wrapping_add(s >> 1).wrapping_add(c));
+        let sum = short.iter().fold(0u8, |s, &c| {
+            ((s & 1) << 7).wrapping_add(s >> 1).wrapping_add(c)
+        });
         let mut name = None;
         if !lfn.is_empty() && sum == lfn_sum {
             let mut parts = lfn.clone();
@@ -333,7 +333,9 @@ fn entries(bytes: &[u8]) -> Vec<(String, u8, u32, u32)> {
             if first == 0x05 {
                 first = 0xE5;
             }
-            let mut b: Vec<u8> = std::iter::once(first).chain(short[1..8].iter().copied()).collect();
+            let mut b: Vec<u8> = std::iter::once(first)
+                .chain(short[1..8].iter().copied())
+                .collect();
             while b.last() == Some(&b' ') {
                 b.pop();
             }

@@ -88,9 +88,9 @@ impl CertFacts {
                     key_id = Some(hex::encode_upper(k.as_bytes()));
                 }
             } else if e.extn_id == OID_AKI {
-                if let Ok(a) = x509_cert::ext::pkix::AuthorityKeyIdentifier::from_der(
-                    e.extn_value.as_bytes(),
-                ) {
+                if let Ok(a) =
+                    x509_cert::ext::pkix::AuthorityKeyIdentifier::from_der(e.extn_value.as_bytes())
+                {
                     authority_key_id = a.key_identifier.map(|k| hex::encode_upper(k.as_bytes()));
                 }
             }

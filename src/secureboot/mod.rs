@@ -84,7 +84,9 @@ pub fn ca_by_thumbprint(tp: &str) -> Option<&'static KnownCa> {
 
 /// The known CA with this subject key identifier.
 pub fn ca_by_key_id(kid: &str) -> Option<&'static KnownCa> {
-    KNOWN_CAS.iter().find(|c| c.key_id.eq_ignore_ascii_case(kid))
+    KNOWN_CAS
+        .iter()
+        .find(|c| c.key_id.eq_ignore_ascii_case(kid))
 }
 
 #[cfg(test)]

@@ -165,8 +165,9 @@ pub fn file_facts(path: &str, role: &str, bytes: &[u8], dbx: &Dbx) -> BootFileFa
         }
     }
     if !f.signed {
-        f.warnings
-            .push(format!("/{path}: unsigned: starts only with Secure Boot off"));
+        f.warnings.push(format!(
+            "/{path}: unsigned: starts only with Secure Boot off"
+        ));
     }
     for p in &f.problems {
         f.warnings.push(format!("/{path}: {p}"));
@@ -336,7 +337,9 @@ pub fn from_plan(plan: &crate::plan::Plan, dbx: &Dbx) -> SecureBootReport {
             .iter()
             .find(|e| e.path.eq_ignore_ascii_case(path))?;
         match &e.source {
-            Source::File(f) => Some(std::fs::File::open(f).and_then(|f| read_capped(f, cap_for(path)))),
+            Source::File(f) => {
+                Some(std::fs::File::open(f).and_then(|f| read_capped(f, cap_for(path))))
+            }
             Source::Bytes(b) => Some(Ok(b.to_vec())),
             _ => None,
         }

@@ -530,8 +530,11 @@ impl Wim {
     pub fn children(&self, image: u32, inner: &str) -> Result<Vec<WimEntry>, WimError> {
         let c_image = self.c_image(image)?;
         let c_inner = str_cstring("path inside the image", inner)?;
-        let (code, entries) =
-            self.iterate(c_image, &c_inner, ffi::WIMLIB_ITERATE_DIR_TREE_FLAG_CHILDREN);
+        let (code, entries) = self.iterate(
+            c_image,
+            &c_inner,
+            ffi::WIMLIB_ITERATE_DIR_TREE_FLAG_CHILDREN,
+        );
         if code == ffi::wimlib_error_code_WIMLIB_ERR_PATH_DOES_NOT_EXIST as c_int {
             return Ok(Vec::new());
         }
