@@ -427,7 +427,7 @@ pub fn build_with(vp: &ValidProfile, opts: &PlanOptions) -> Result<Plan> {
         .collect();
     let mut ex_missing = Vec::new();
     for (_, inner) in BOOT_FILES_EX {
-        if !wim.stat(index, inner)?.is_some_and(|e| !e.is_dir) {
+        if wim.stat(index, inner)?.is_none_or(|e| e.is_dir) {
             ex_missing.push(*inner);
         }
     }
