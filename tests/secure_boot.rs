@@ -595,11 +595,14 @@ fn the_fuzz_seeds_carry_an_svn_and_nested_signatures() {
     assert_eq!(f.signatures[0].digest_algorithm, "sha256");
     assert_eq!(f.signatures[1].digest_algorithm, "sha1");
     assert!(f.signatures.iter().all(|s| s.digest_matches));
-    // The real PCA 2011 certificate is in the first signature's set only.
-    assert_eq!(
-        f.signatures[0].ca.id.as_deref(),
-        Some("windows-production-pca-2011")
-    );
+    // The real PCA 2011 certificate is in the first signature's set, but the
+    // signer (a self-signed "CN=Microsoft Windows Production PCA 2011") was
+    // not issued under that certificate's name or key: no known CA.
+    assert!(f.signatures[0]
+        .certificates
+        .contains(&"580A6F4CC4E4B669B9EBDC1B2B3E087B80D0678D".to_string()));
+    assert_eq!(f.signatures[0].ca.id, None);
+    assert_eq!(f.signatures[0].ca.matched_by, "none");
     assert_eq!(f.signatures[1].ca.id, None);
     // SVN 9.0 is not below the built-in DBX minimum (9.0); with a DBX whose
     // minimum is 11.0 it is revoked.
