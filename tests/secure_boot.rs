@@ -147,7 +147,7 @@ fn authenticode_hashes_match_osslsigncode() {
     // The unsigned loader hashes like its signed copies (osslsigncode pads
     // nothing here: the GRUB image is a multiple of 8 bytes long).
     let unsigned = std::fs::read(fx.join("payloads/bootx64.efi")).unwrap();
-    let signed = std::fs::read(fx.join("payloads/bootx64-ca2023.efi")).unwrap();
+    let signed = std::fs::read(fx.join("payloads/bootx64-unknown-dual.efi")).unwrap();
     assert_eq!(
         tsmedia::secureboot::authenticode::authenticode_sha256(&unsigned).unwrap(),
         tsmedia::secureboot::authenticode::authenticode_sha256(&signed).unwrap()
@@ -254,6 +254,14 @@ fn plan_takes_the_ex_files_by_default_and_2011_on_request() {
         );
     }
     assert_eq!(cas(&v["secure_boot"]), all("windows-uefi-ca-2023"));
+    for f in v["secure_boot"]["files"].as_array().unwrap() {
+        assert_eq!(f["svn"], serde_json::json!({"major": 9, "minor": 0}));
+        assert_eq!(
+            f["dbx"]["svn_minimum"],
+            serde_json::json!({"major": 9, "minor": 0})
+        );
+        assert_eq!(f["dbx"]["svn_revoked"], false);
+    }
     let w = warnings(&v);
     assert_eq!(w.len(), 3, "{w:?}");
     assert!(w
@@ -279,9 +287,23 @@ fn plan_takes_the_ex_files_by_default_and_2011_on_request() {
         "{s:?}"
     );
     assert_eq!(cas(&old["secure_boot"]), all("windows-production-pca-2011"));
-    assert!(warnings(&old).iter().all(|w| w.ends_with(
-        "revoked on devices with the KB5025885 mitigations; rebuild with --boot-manager 2023"
-    )));
+    // The 2011 stand-ins carry SVN 3.0, below the DBX minimum 9.0.
+    let w = warnings(&old);
+    assert_eq!(w.len(), 6, "{w:?}");
+    for l in LOADERS {
+        assert!(w.contains(&format!(
+            "/{l}: signed under Microsoft Windows Production PCA 2011: revoked on devices with the KB5025885 mitigations; rebuild with --boot-manager 2023"
+        )), "{w:?}");
+        assert!(
+            w.contains(&format!(
+                "/{l}: revoked: its boot manager SVN 3.0 is below the DBX minimum 9.0"
+            )),
+            "{w:?}"
+        );
+    }
+    for f in old["secure_boot"]["files"].as_array().unwrap() {
+        assert_eq!(f["dbx"]["svn_revoked"], true);
+    }
 
     // The profile key chooses too, and the command line overrides it.
     let p11 = profile(tmp.path(), "p2011", |v| {
@@ -474,23 +496,32 @@ fn dbx_file_revokes_by_hash_and_by_svn() {
             "dateOfAddition": "2026-11-30"
         } ] },
         "certificates": [],
-        "svns": []
+        "svns": [ {
+            "value": "01612B139DD5598843AB1C185C3CB2EB9200000B000000000000000000000000",
+            "version": "11.0",
+            "filename": "bootmgfw.efi"
+        } ]
     });
     std::fs::write(&dbx, serde_json::to_vec(&doc).unwrap()).unwrap();
     let v = inspect(&[&out], &["--dbx", dbx.to_str().unwrap()]);
     let files = v["secure_boot"]["files"].as_array().unwrap();
     assert!(files.iter().all(|f| f["dbx"]["hash_revoked"] == true));
+    assert!(files.iter().all(|f| f["dbx"]["svn_revoked"] == true));
+    assert!(warnings(&v)
+        .iter()
+        .any(|w| w.contains("revoked: its boot manager SVN 9.0 is below the DBX minimum 11.0")));
     assert_eq!(v["secure_boot"]["dbx"], dbx.to_str().unwrap());
     assert!(warnings(&v)
         .iter()
         .any(|w| w.contains("revoked: its Authenticode hash is in the DBX")));
-    // The built-in copy does not list the test loader.
+    // The built-in copy does not list the test loader, and its SVN (9.0)
+    // meets the built-in minimum.
     let v = inspect(&[&out], &[]);
     assert!(v["secure_boot"]["files"]
         .as_array()
         .unwrap()
         .iter()
-        .all(|f| f["dbx"]["hash_revoked"] == false));
+        .all(|f| f["dbx"]["hash_revoked"] == false && f["dbx"]["svn_revoked"] == false));
     // A file that is not DBX data is refused.
     std::fs::write(&dbx, b"{\"x\": 1}").unwrap();
     let o = tsmedia()
@@ -576,9 +607,20 @@ fn iso_and_usb_image_with_the_2023_boot_manager_boot_under_ovmf() {
         sha256_file(&x),
         sha256_file(&fx.join("payloads/efisys-ca2023.bin"))
     );
+    // --boot-manager 2011: today's layout, which boots as before.
+    let iso11 = tmp.path().join("m2011.iso");
+    build(
+        p.to_str().unwrap(),
+        "iso",
+        &iso11,
+        &["--boot-manager", "2011"],
+    );
+    let v = inspect(&[&iso11], &[]);
+    assert_eq!(cas(&v["secure_boot"]), all("windows-production-pca-2011"));
     if boot {
         bootcheck("uefi", &iso, &marker);
         bootcheck("uefi-hdd", &usb, &marker);
+        bootcheck("uefi", &iso11, &marker);
     }
 }
 
