@@ -563,7 +563,7 @@ fn bootcheck(mode: &str, image: &Path, marker: &str) {
 }
 
 #[test]
-fn iso_and_usb_image_with_the_2023_boot_manager_boot_under_ovmf() {
+fn iso_and_usb_image_boot_under_ovmf_with_either_boot_manager() {
     let fx = fixtures();
     if !have_tool("xorriso", "xorriso") {
         return;
