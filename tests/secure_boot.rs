@@ -530,8 +530,10 @@ fn dbx_file_revokes_by_hash_and_by_svn() {
         .arg(&out)
         .output()
         .unwrap();
-    assert!(!o.status.success());
-    assert!(String::from_utf8_lossy(&o.stderr).contains("dbx_info_msft_latest.json"));
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("is not DBX data"), "{err}");
+    assert!(err.contains("fix: give --dbx"), "{err}");
 }
 
 fn ovmf() -> bool {

@@ -18,6 +18,8 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
+
+use crate::error::UsageError;
 use serde::{Deserialize, Serialize};
 
 /// The copy shipped with tsmedia.
@@ -141,26 +143,33 @@ impl Dbx {
         .expect("the built-in DBX data parses")
     }
 
-    /// `--dbx FILE`, or the built-in copy.
+    /// `--dbx FILE`, or the built-in copy. A file that cannot be read or is
+    /// not DBX data is a usage error (exit 2).
     pub fn load(file: Option<&Path>) -> Result<Dbx> {
         let Some(f) = file else {
             return Ok(Dbx::builtin());
         };
+        let fix = format!(
+            "give --dbx the dbx_info_msft_latest.json of microsoft/secureboot_objects \
+             (PreSignedObjects/DBX/), or leave --dbx out to use the built-in copy of {BUILTIN_TAKEN}"
+        );
+        let usage = |msg: String| anyhow::Error::from(UsageError::new(msg, fix.clone()));
         let len = std::fs::metadata(f)
-            .with_context(|| format!("reading {}", f.display()))?
+            .map_err(|e| usage(format!("cannot read {}: {e}", f.display())))?
             .len();
         if len > MAX_JSON {
-            bail!(
+            return Err(usage(format!(
                 "{} is {len} bytes: not a dbx_info_msft_latest.json (at most {MAX_JSON})",
                 f.display()
-            );
+            )));
         }
-        let bytes = std::fs::read(f).with_context(|| format!("reading {}", f.display()))?;
-        Dbx::parse(&bytes, &f.display().to_string()).with_context(|| {
-            format!(
-                "{} is not DBX data like dbx_info_msft_latest.json of microsoft/secureboot_objects",
+        let bytes =
+            std::fs::read(f).map_err(|e| usage(format!("cannot read {}: {e}", f.display())))?;
+        Dbx::parse(&bytes, &f.display().to_string()).map_err(|e| {
+            usage(format!(
+                "{} is not DBX data like dbx_info_msft_latest.json: {e:#}",
                 f.display()
-            )
+            ))
         })
     }
 
