@@ -208,9 +208,11 @@ pub fn efisys_facts(path: &str, image: &[u8], dbx: &Dbx) -> BootFileFacts {
 }
 
 /// The files that start a medium, read through `open` (medium path ->
-/// bytes, `None` when the medium has no such file).
+/// bytes, `None` when the medium has no such file); `efisys` is the El
+/// Torito UEFI image ([`EFISYS`] on tsmedia's media).
 pub fn gather(
     open: &mut dyn FnMut(&str) -> Option<std::io::Result<Vec<u8>>>,
+    efisys: &str,
     dbx: &Dbx,
 ) -> SecureBootReport {
     let mut files = Vec::new();
@@ -246,8 +248,8 @@ pub fn gather(
     if let Some(b) = read(BOOTMGR_EFI, &mut files) {
         files.push(file_facts(BOOTMGR_EFI, "boot manager", &b, dbx));
     }
-    if let Some(b) = read(EFISYS, &mut files) {
-        files.push(efisys_facts(EFISYS, &b, dbx));
+    if let Some(b) = read(efisys, &mut files) {
+        files.push(efisys_facts(efisys, &b, dbx));
     }
     finish(files, dbx)
 }
@@ -321,7 +323,7 @@ fn read_capped(mut r: impl std::io::Read, cap: u64) -> std::io::Result<Vec<u8>> 
 }
 
 fn cap_for(path: &str) -> u64 {
-    if path.eq_ignore_ascii_case(EFISYS) {
+    if !path.to_ascii_lowercase().ends_with(".efi") {
         crate::read::fat::MAX_IMAGE
     } else {
         authenticode::MAX_PE
@@ -344,7 +346,8 @@ pub fn from_plan(plan: &crate::plan::Plan, dbx: &Dbx) -> SecureBootReport {
             _ => None,
         }
     };
-    gather(&mut open, dbx)
+    let efisys = plan.boot.uefi.clone().unwrap_or_else(|| EFISYS.into());
+    gather(&mut open, &efisys, dbx)
 }
 
 /// The facts of a finished medium's boot files (as `inspect` and `verify`
@@ -352,6 +355,14 @@ pub fn from_plan(plan: &crate::plan::Plan, dbx: &Dbx) -> SecureBootReport {
 pub fn from_medium(m: &dyn crate::read::Medium, dbx: &Dbx) -> SecureBootReport {
     use crate::read::path_key;
     let files = m.files();
+    // An ISO's El Torito UEFI entry names its image; other media use efisys.bin.
+    let efisys = m
+        .boot_entries()
+        .into_iter()
+        .find(|b| b.platform == crate::read::PLATFORM_EFI)
+        .and_then(|b| b.path)
+        .map(|p| p.trim_start_matches('/').to_string())
+        .unwrap_or_else(|| EFISYS.into());
     let mut open = |path: &str| -> Option<std::io::Result<Vec<u8>>> {
         let f = files.iter().find(|f| path_key(&f.path) == path_key(path))?;
         let cap = cap_for(path);
@@ -363,5 +374,5 @@ pub fn from_medium(m: &dyn crate::read::Medium, dbx: &Dbx) -> SecureBootReport {
         }
         Some(m.open(&f.path).and_then(|r| read_capped(r, cap)))
     };
-    gather(&mut open, dbx)
+    gather(&mut open, &efisys, dbx)
 }
