@@ -666,3 +666,60 @@ fn the_fuzz_seeds_carry_an_svn_and_nested_signatures() {
         .iter()
         .any(|w| w.contains("revoked: its boot manager SVN 9.0 is below the DBX minimum 11.0")));
 }
+
+#[test]
+fn fat16_and_fat32_images_read_like_mtools() {
+    if !have_tool("mkfs.fat", "dosfstools") || !have_tool("mcopy", "mtools") {
+        return;
+    }
+    let tmp = scratch("sb-fat16");
+    let payload = noise(7, 70_000);
+    let src = tmp.path().join("payload.bin");
+    std::fs::write(&src, &payload).unwrap();
+    for (fat, kib, kind) in [
+        ("16", "20480", tsmedia::read::fat::FatKind::Fat16),
+        ("32", "40960", tsmedia::read::fat::FatKind::Fat32),
+    ] {
+        let img = tmp.path().join(format!("fat{fat}.img"));
+        run(Command::new("mkfs.fat")
+            .args(["-C", "-F", fat, "-n", "TSMEDIA"])
+            .arg(&img)
+            .arg(kib));
+        let m = |args: &[&str]| {
+            run(Command::new(args[0])
+                .env("MTOOLS_SKIP_CHECK", "1")
+                .arg("-i")
+                .arg(&img)
+                .args(&args[1..]));
+        };
+        m(&[
+            "mmd",
+            "::/EFI",
+            "::/EFI/BOOT",
+            "::/A folder with a long name",
+        ]);
+        m(&["mcopy", src.to_str().unwrap(), "::/EFI/BOOT/BOOTX64.EFI"]);
+        m(&[
+            "mcopy",
+            src.to_str().unwrap(),
+            "::/A folder with a long name/Payload with a long name.bin",
+        ]);
+        let data = std::fs::read(&img).unwrap();
+        let f = tsmedia::read::fat::FatImage::open(&data).unwrap();
+        assert_eq!(f.kind, kind, "FAT{fat}");
+        let mut names: Vec<String> = f.files().unwrap().into_iter().map(|x| x.path).collect();
+        names.sort();
+        assert_eq!(
+            names,
+            [
+                "A folder with a long name/Payload with a long name.bin",
+                "EFI/BOOT/BOOTX64.EFI"
+            ],
+            "FAT{fat}"
+        );
+        for n in names {
+            let e = f.find(&n).unwrap().unwrap();
+            assert_eq!(f.read(&e, 1 << 20).unwrap(), payload, "FAT{fat}: {n}");
+        }
+    }
+}
