@@ -8,6 +8,8 @@ packages=(
     gcc make pkg-config libclang-dev
     # fixtures: stand-in WinPE boot files, WIMs and certificates
     grub-pc-bin grub-efi-amd64-bin grub-common nasm mtools dosfstools wimtools openssl
+    # fixtures: stand-in boot files signed with test keys (Authenticode)
+    osslsigncode
     # independent checkers used by the tests
     xorriso genisoimage p7zip-full fdisk gdisk udftools
     # peak memory in the ISO test and the benchmark (/usr/bin/time)

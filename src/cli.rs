@@ -104,6 +104,40 @@ pub struct VerifyArgs {
     /// Print the result as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub secure_boot: DbxArgs,
+    /// Warnings (such as Secure Boot warnings) fail the check too (exit 3).
+    #[arg(long)]
+    pub strict: bool,
+}
+
+/// The DBX data boot files are compared with.
+#[derive(Debug, Args, Clone, Default)]
+pub struct DbxArgs {
+    /// Compare boot files with this dbx_info_msft_latest.json (from
+    /// microsoft/secureboot_objects) instead of the built-in copy.
+    #[arg(long, value_name = "FILE")]
+    pub dbx: Option<PathBuf>,
+}
+
+/// `--boot-manager`: which signed boot manager a medium carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BootManagerArg {
+    /// The `_EX` boot files, signed under Windows UEFI CA 2023.
+    #[value(name = "2023")]
+    Ca2023,
+    /// The boot files signed under Microsoft Windows Production PCA 2011.
+    #[value(name = "2011")]
+    Pca2011,
+}
+
+impl From<BootManagerArg> for crate::profile::BootManager {
+    fn from(a: BootManagerArg) -> Self {
+        match a {
+            BootManagerArg::Ca2023 => crate::profile::BootManager::Ca2023,
+            BootManagerArg::Pca2011 => crate::profile::BootManager::Pca2011,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -114,6 +148,8 @@ pub struct InspectArgs {
     /// Print the result as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub secure_boot: DbxArgs,
 }
 
 #[derive(Debug, Args)]
@@ -180,6 +216,11 @@ pub struct CreateArgs {
     /// Do not read a written USB drive back to compare every file.
     #[arg(long)]
     pub no_verify: bool,
+    /// Boot manager to take from the boot image (overrides the profile's
+    /// `boot_image.boot_manager`; default: 2023 when the boot image has the
+    /// `_EX` files, else 2011).
+    #[arg(long, value_enum, value_name = "YEAR")]
+    pub boot_manager: Option<BootManagerArg>,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -244,6 +285,13 @@ pub struct PlanArgs {
     /// Print the plan as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Boot manager to take from the boot image (overrides the profile's
+    /// `boot_image.boot_manager`; default: 2023 when the boot image has the
+    /// `_EX` files, else 2011).
+    #[arg(long, value_enum, value_name = "YEAR")]
+    pub boot_manager: Option<BootManagerArg>,
+    #[command(flatten)]
+    pub secure_boot: DbxArgs,
 }
 
 #[derive(Debug, Subcommand)]

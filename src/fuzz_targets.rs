@@ -111,3 +111,33 @@ pub fn content_library_ini(data: &[u8]) {
         let _ = p.choose("FUZ00001", Some("FUZ00001.1"));
     }
 }
+
+/// The DBX data the Secure Boot targets compare with (parsed once).
+fn builtin_dbx() -> &'static crate::secureboot::Dbx {
+    static DBX: std::sync::OnceLock<crate::secureboot::Dbx> = std::sync::OnceLock::new();
+    DBX.get_or_init(crate::secureboot::Dbx::builtin)
+}
+
+/// An EFI executable: PE layout, Authenticode hash, every signature
+/// (WIN_CERTIFICATE records, CMS, X.509, nested signatures), the SVN
+/// resource, and the report built from them.
+pub fn authenticode(data: &[u8]) {
+    let _ = crate::secureboot::authenticode::examine(data);
+    let _ = crate::secureboot::authenticode::svn(data);
+    let f =
+        crate::secureboot::report::file_facts("efi/boot/bootx64.efi", "fuzz", data, builtin_dbx());
+    let _ = crate::secureboot::report::finish(vec![f], builtin_dbx());
+}
+
+/// A FAT12/16/32 image held in memory (the El Torito UEFI image).
+pub fn fat(data: &[u8]) {
+    if let Ok(img) = crate::read::fat::FatImage::open(data) {
+        if let Ok(files) = img.files() {
+            for f in files.iter().take(1000) {
+                let _ = img.read(f, 1 << 20);
+            }
+        }
+        let _ = img.find("EFI/BOOT/BOOTX64.EFI");
+    }
+    let _ = crate::secureboot::report::efisys_facts("efisys.bin", data, builtin_dbx());
+}

@@ -16,6 +16,7 @@ pub mod manifest;
 pub mod plan;
 pub mod profile;
 pub mod read;
+pub mod secureboot;
 pub mod usb;
 pub mod verify;
 pub mod wim;

@@ -9,7 +9,7 @@ use tsmedia::fuzz_targets;
 
 type Target = fn(&[u8]);
 
-const TARGETS: [(&str, Target); 8] = [
+const TARGETS: [(&str, Target); 10] = [
     ("profile", fuzz_targets::profile),
     ("decrypt", fuzz_targets::decrypt),
     ("key_header", fuzz_targets::key_header),
@@ -18,6 +18,8 @@ const TARGETS: [(&str, Target); 8] = [
     ("disk", fuzz_targets::disk),
     ("task_sequence", fuzz_targets::task_sequence),
     ("content_library_ini", fuzz_targets::content_library_ini),
+    ("authenticode", fuzz_targets::authenticode),
+    ("fat", fuzz_targets::fat),
 ];
 
 fn root() -> PathBuf {

@@ -85,19 +85,25 @@ fn every_media_type_writes_a_folder_matching_its_sources() {
         let manifest_sha = sha256_file(&out.join("SMS/data/tsmedia-manifest.json"));
         assert_eq!(report["manifest_sha256"], manifest_sha.as_str());
 
-        // Boot files are byte-identical to what wimlib-imagex extracts.
+        // Boot files are byte-identical to what wimlib-imagex extracts (the
+        // boot image has the `_EX` files: the 2023 boot manager's).
         for (medium, inner) in [
             ("bootmgr", "Boot/PCAT/bootmgr"),
-            ("bootmgr.efi", "Boot/EFI/bootmgr.efi"),
+            ("bootmgr.efi", "Boot/EFI_EX/bootmgr_EX.efi"),
             ("boot/BCD", "Boot/DVD/PCAT/BCD"),
             ("boot/boot.sdi", "Boot/DVD/PCAT/boot.sdi"),
             ("boot/etfsboot.com", "Boot/DVD/PCAT/etfsboot.com"),
-            ("efi/boot/bootx64.efi", "Boot/EFI/bootmgfw.efi"),
+            ("efi/boot/bootx64.efi", "Boot/EFI_EX/bootmgfw_EX.efi"),
             ("efi/microsoft/boot/BCD", "Boot/DVD/EFI/BCD"),
             (
                 "efi/microsoft/boot/efisys.bin",
-                "Boot/DVD/EFI/en-US/efisys.bin",
+                "Boot/DVD_EX/EFI/en-US/efisys_EX.bin",
             ),
+            (
+                "efi/microsoft/boot/fonts/wgl4_boot.ttf",
+                "Boot/FONTS_EX/wgl4_boot_EX.ttf",
+            ),
+            ("efi/microsoft/boot/boot.stl", "Boot/EFI/boot.stl"),
         ] {
             assert_eq!(
                 sha256_file(&out.join(medium)),

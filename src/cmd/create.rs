@@ -48,7 +48,12 @@ pub fn run(g: &Global, a: CreateArgs) -> Result<i32> {
     } else {
         None
     };
-    let plan = crate::plan::build(&vp)?;
+    let plan = crate::plan::build_with(
+        &vp,
+        &crate::plan::PlanOptions {
+            boot_manager: a.boot_manager.map(Into::into),
+        },
+    )?;
     let plan = match &password {
         Some(pw) => {
             // FAT32 and ISO volume sets split large WIMs into .swm parts,

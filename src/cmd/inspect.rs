@@ -1,6 +1,6 @@
 //! `tsmedia inspect`: what a medium is.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use serde::Serialize;
@@ -46,6 +46,8 @@ struct InspectView {
     files: usize,
     bytes: u64,
     warnings: Vec<String>,
+    /// What every EFI loader of the medium is signed with.
+    secure_boot: Option<crate::secureboot::report::SecureBootReport>,
 }
 
 fn days(s: &str, now: OffsetDateTime) -> Option<DateView> {
@@ -66,7 +68,8 @@ fn now() -> OffsetDateTime {
         .unwrap_or_else(OffsetDateTime::now_utc)
 }
 
-pub fn run(_g: &Global, paths: &[PathBuf], json: bool) -> Result<i32> {
+pub fn run(_g: &Global, paths: &[PathBuf], json: bool, dbx: Option<&Path>) -> Result<i32> {
+    let dbx = crate::secureboot::Dbx::load(dbx)?;
     let m = crate::read::open::open(paths)?;
     let man = crate::verify::read_manifest(m.as_ref()).map_err(|f| VerifyFailed(f.to_string()))?;
     let now = now();
@@ -129,6 +132,8 @@ pub fn run(_g: &Global, paths: &[PathBuf], json: bool) -> Result<i32> {
             path: b.path,
         })
         .collect();
+    let sb = crate::secureboot::report::from_medium(m.as_ref(), &dbx);
+    warnings.extend(sb.warnings.iter().cloned());
     let v = InspectView {
         medium: m.describe(),
         media_type: man.media_type.clone(),
@@ -149,6 +154,7 @@ pub fn run(_g: &Global, paths: &[PathBuf], json: bool) -> Result<i32> {
         files: man.files.len() + 1,
         bytes: man.files.iter().map(|f| f.size).sum(),
         warnings,
+        secure_boot: Some(sb),
     };
     if json {
         println!("{}", serde_json::to_string_pretty(&v)?);
@@ -229,6 +235,9 @@ pub fn run(_g: &Global, paths: &[PathBuf], json: bool) -> Result<i32> {
         }
     );
     println!("files:        {} files, {} bytes", v.files, v.bytes);
+    for l in v.secure_boot.iter().flat_map(|s| s.text_lines()) {
+        println!("{l}");
+    }
     for w in &v.warnings {
         println!("WARNING:      {w}");
     }

@@ -36,8 +36,17 @@ pub fn run(cli: Cli) -> i32 {
             json,
         }) => profile::validate(&profile, media_type.map(Into::into), json),
         Command::Profile(ProfileCommand::Schema) => profile::schema(),
-        Command::Verify(a) => verify::run(&g, &a.paths, a.password.source(), a.json),
-        Command::Inspect(a) => inspect::run(&g, &a.paths, a.json),
+        Command::Verify(a) => verify::run(
+            &g,
+            &a.paths,
+            a.password.source(),
+            a.json,
+            &verify::SecureBootOptions {
+                dbx: a.secure_boot.dbx.clone(),
+                strict: a.strict,
+            },
+        ),
+        Command::Inspect(a) => inspect::run(&g, &a.paths, a.json, a.secure_boot.dbx.as_deref()),
         Command::Decrypt(a) => decrypt::run(
             &g,
             &a.medium,

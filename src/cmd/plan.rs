@@ -8,6 +8,7 @@ use crate::profile::{self, InvalidProfile, OutputFormat};
 use crate::write::output::human_bytes;
 
 pub fn run(_g: &Global, a: PlanArgs) -> Result<i32> {
+    let dbx = crate::secureboot::Dbx::load(a.secure_boot.dbx.as_deref())?;
     let loaded = profile::load(&a.profile)?;
     let format = a
         .format
@@ -16,7 +17,14 @@ pub fn run(_g: &Global, a: PlanArgs) -> Result<i32> {
         .unwrap_or(OutputFormat::Folder);
     let res = profile::validate::validate(loaded, a.media_type.map(Into::into))
         .map_err(anyhow::Error::from)
-        .and_then(|vp| crate::plan::build(&vp))
+        .and_then(|vp| {
+            crate::plan::build_with(
+                &vp,
+                &crate::plan::PlanOptions {
+                    boot_manager: a.boot_manager.map(Into::into),
+                },
+            )
+        })
         .and_then(|p| crate::plan::limits::apply(p, format));
     let plan = match res {
         Ok(p) => p,
@@ -30,10 +38,13 @@ pub fn run(_g: &Global, a: PlanArgs) -> Result<i32> {
             return Err(e);
         }
     };
+    let sb = crate::secureboot::report::from_plan(&plan, &dbx);
     if a.json {
         let mut v = serde_json::to_value(plan.view())?;
         v["ok"] = true.into();
         v["problems"] = serde_json::json!([]);
+        v["secure_boot"] = serde_json::to_value(&sb)?;
+        v["warnings"] = serde_json::to_value(&sb.warnings)?;
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(0);
     }
@@ -50,6 +61,12 @@ pub fn run(_g: &Global, a: PlanArgs) -> Result<i32> {
     }
     if let Some(u) = &plan.boot.uefi {
         println!("UEFI boot: /{u}");
+    }
+    if let (Some(m), Some(from)) = (plan.boot.boot_manager, plan.boot.boot_manager_from) {
+        println!("boot manager: {m} (chosen by {from})");
+    }
+    for l in sb.text_lines() {
+        println!("{l}");
     }
     let w = plan
         .entries
@@ -100,5 +117,8 @@ pub fn run(_g: &Global, a: PlanArgs) -> Result<i32> {
         plan.entries.len(),
         plan.total_size()
     );
+    for w in &sb.warnings {
+        println!("WARNING: {w}");
+    }
     Ok(0)
 }

@@ -14,7 +14,8 @@ pub fn template(t: MediaType) -> String {
          // `tsmedia profile validate THIS.json` checks it; `tsmedia plan --profile THIS.json` shows the medium.\n\
          {{\n  \"type\": \"{t}\",\n  \"name\": \"My {t} media\",\n  \
          // Volume label: 1-32 characters of A-Z a-z 0-9 _ -\n  \"label\": \"TSM_{}\",\n  \
-         // The WinPE boot image and the image index to boot.\n  \
+         // The WinPE boot image and the image index to boot. \"boot_manager\": \"2023\" or \"2011\"\n  \
+         // picks the signed boot manager (default: 2023 when the image has the _EX files).\n  \
          \"boot_image\": {{ \"path\": \"sources/boot.wim\", \"index\": 1 }},\n",
         t.as_str().to_uppercase()
     ));

@@ -8,7 +8,23 @@ use super::Global;
 use crate::crypto::password::{self, PasswordSource};
 use crate::error::VerifyFailed;
 
-pub fn run(g: &Global, paths: &[PathBuf], pw: PasswordSource, json: bool) -> Result<i32> {
+/// `verify`'s Secure Boot options.
+#[derive(Debug, Clone, Default)]
+pub struct SecureBootOptions {
+    /// `--dbx FILE`.
+    pub dbx: Option<PathBuf>,
+    /// `--strict`: warnings fail the check (exit 3).
+    pub strict: bool,
+}
+
+pub fn run(
+    g: &Global,
+    paths: &[PathBuf],
+    pw: PasswordSource,
+    json: bool,
+    sbo: &SecureBootOptions,
+) -> Result<i32> {
+    let dbx = crate::secureboot::Dbx::load(sbo.dbx.as_deref())?;
     let m = crate::read::open::open(paths)?;
     let key = if pw.is_given() {
         let man = crate::verify::read_manifest(m.as_ref());
@@ -23,13 +39,22 @@ pub fn run(g: &Global, paths: &[PathBuf], pw: PasswordSource, json: bool) -> Res
         None
     };
     let out = crate::verify::verify(m.as_ref(), key.as_ref(), g.quiet || json)?;
+    let sb = crate::secureboot::report::from_medium(m.as_ref(), &dbx);
     if json {
         let mut v = serde_json::to_value(&out)?;
         v["ok"] = out.problems.is_empty().into();
+        v["secure_boot"] = serde_json::to_value(&sb)?;
+        v["warnings"] = serde_json::to_value(&sb.warnings)?;
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
         for p in &out.problems {
             println!("{p}");
+        }
+        for l in sb.text_lines() {
+            println!("{l}");
+        }
+        for w in &sb.warnings {
+            println!("WARNING: {w}");
         }
         println!(
             "{}: {} files, {} bytes checked{}; {}",
@@ -54,6 +79,14 @@ pub fn run(g: &Global, paths: &[PathBuf], pw: PasswordSource, json: bool) -> Res
                 format!("{} problem(s)", out.problems.len())
             }
         );
+    }
+    if out.problems.is_empty() && sbo.strict && !sb.warnings.is_empty() {
+        return Err(VerifyFailed(format!(
+            "{} warning(s) on {} (--strict makes warnings fail)",
+            sb.warnings.len(),
+            out.medium
+        ))
+        .into());
     }
     if out.problems.is_empty() {
         Ok(0)

@@ -20,7 +20,9 @@ use time::OffsetDateTime;
 
 use crate::manifest::{self, ProfileIdentity};
 use crate::profile::validate::normalize_target;
-use crate::profile::{InvalidProfile, MediaSize, MediaType, Problem, Problems, ValidProfile};
+use crate::profile::{
+    BootManager, InvalidProfile, MediaSize, MediaType, Problem, Problems, ValidProfile,
+};
 use crate::wim::Wim;
 
 /// Where an entry's bytes come from.
@@ -170,6 +172,12 @@ pub struct BootFiles {
     pub uefi: Option<String>,
     /// The removable-media UEFI loader.
     pub efi_loader: Option<String>,
+    /// The boot manager taken from the boot image: `2023` (the `_EX` files,
+    /// signed under Windows UEFI CA 2023) or `2011`.
+    pub boot_manager: Option<&'static str>,
+    /// What chose it: `--boot-manager`, `boot_image.boot_manager`, or
+    /// `boot image` (2023 when it has the `_EX` files, else 2011).
+    pub boot_manager_from: Option<&'static str>,
 }
 
 /// Everything about a medium except its bytes.
@@ -232,6 +240,27 @@ pub const BOOT_FILES: &[(&str, &str, bool)] = &[
         true,
     ),
 ];
+/// The boot files of the 2023 boot manager, replacing the same medium paths
+/// of [`BOOT_FILES`]: (path on the medium, path inside the boot image). All
+/// three must be present (docs/secure-boot.md).
+pub const BOOT_FILES_EX: &[(&str, &str)] = &[
+    ("bootmgr.efi", "Windows/Boot/EFI_EX/bootmgr_EX.efi"),
+    (
+        "efi/boot/bootx64.efi",
+        "Windows/Boot/EFI_EX/bootmgfw_EX.efi",
+    ),
+    (
+        "efi/microsoft/boot/efisys.bin",
+        "Windows/Boot/DVD_EX/EFI/en-US/efisys_EX.bin",
+    ),
+];
+/// With the 2023 boot manager, `FONTS_EX/*_EX.ttf` go to `FONTS_DEST`
+/// without the `_EX`.
+pub const FONTS_EX: &str = "Windows/Boot/FONTS_EX";
+pub const FONTS_DEST: &str = "efi/microsoft/boot/fonts";
+/// With the 2023 boot manager, the boot manager's revocation list when the
+/// boot image has it: (path on the medium, path inside the boot image).
+pub const BOOT_STL: (&str, &str) = ("efi/microsoft/boot/boot.stl", "Windows/Boot/EFI/boot.stl");
 pub const BIOS_BOOT: &str = "boot/etfsboot.com";
 pub const UEFI_BOOT: &str = "efi/microsoft/boot/efisys.bin";
 pub const EFI_LOADER: &str = "efi/boot/bootx64.efi";
@@ -430,10 +459,22 @@ impl Builder {
     }
 }
 
+/// Choices made on the command line that override the profile.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PlanOptions {
+    /// `--boot-manager`.
+    pub boot_manager: Option<BootManager>,
+}
+
+/// Resolves a valid profile into a plan with the profile's own choices.
+pub fn build(vp: &ValidProfile) -> Result<Plan> {
+    build_with(vp, &PlanOptions::default())
+}
+
 /// Resolves a valid profile into a plan. Problems that only show once the
 /// sources are read (missing boot files, collisions on the medium) come back
 /// as [`InvalidProfile`].
-pub fn build(vp: &ValidProfile) -> Result<Plan> {
+pub fn build_with(vp: &ValidProfile, opts: &PlanOptions) -> Result<Plan> {
     let p = vp.profile();
     let created = creation_time(&vp.loaded.file)?;
     let mut ident = Vec::new();
@@ -485,10 +526,69 @@ pub fn build(vp: &ValidProfile) -> Result<Plan> {
         return Err(b.invalid(vp));
     }
     let mut boot = BootFiles::default();
-    let mut wanted: Vec<(&str, String, u64)> = Vec::new();
-    for (dest, inner, required) in BOOT_FILES {
+    let mut list: Vec<(String, String, bool)> = BOOT_FILES
+        .iter()
+        .map(|(d, i, r)| (d.to_string(), i.to_string(), *r))
+        .collect();
+    let mut ex_missing = Vec::new();
+    for (_, inner) in BOOT_FILES_EX {
+        if wim.stat(index, inner)?.is_none_or(|e| e.is_dir) {
+            ex_missing.push(*inner);
+        }
+    }
+    let (manager, from) = match (opts.boot_manager, p.boot_image.boot_manager) {
+        (Some(m), _) => (m, "--boot-manager"),
+        (None, Some(m)) => (m, "boot_image.boot_manager"),
+        (None, None) if ex_missing.is_empty() => (BootManager::Ca2023, "boot image"),
+        (None, None) => (BootManager::Pca2011, "boot image"),
+    };
+    boot.boot_manager = Some(manager.as_str());
+    boot.boot_manager_from = Some(from);
+    if manager == BootManager::Ca2023 {
+        if !ex_missing.is_empty() {
+            let key = if from == "boot_image.boot_manager" {
+                "boot_image.boot_manager"
+            } else {
+                "boot_image.path"
+            };
+            b.problem(
+                key,
+                format!(
+                    "the 2023 boot manager was asked for ({from}), but {} image {index} lacks {}",
+                    boot_path.display(),
+                    ex_missing.join(", ")
+                ),
+                "use a WinPE boot image from the ADK of 2024-04 or later, or a boot image updated with the 2024-04 (or later) cumulative update; or build with the 2011 boot manager (--boot-manager 2011)",
+            );
+        } else {
+            for (dest, inner) in BOOT_FILES_EX {
+                if let Some(x) = list.iter_mut().find(|x| x.0 == *dest) {
+                    x.1 = inner.to_string();
+                }
+            }
+            let mut fonts: Vec<_> = wim
+                .children(index, FONTS_EX)?
+                .into_iter()
+                .filter(|e| !e.is_dir && !e.is_symlink)
+                .collect();
+            fonts.sort_by(|a, b| a.path.cmp(&b.path));
+            for f in fonts {
+                let name = f.path.rsplit('/').next().unwrap_or_default();
+                let lower = name.to_ascii_lowercase();
+                if let Some(stem) = lower.strip_suffix("_ex.ttf") {
+                    let plain = format!("{}.ttf", &name[..stem.len()]);
+                    list.push((format!("{FONTS_DEST}/{plain}"), f.path.clone(), true));
+                }
+            }
+            if wim.stat(index, BOOT_STL.1)?.is_some_and(|e| !e.is_dir) {
+                list.push((BOOT_STL.0.to_string(), BOOT_STL.1.to_string(), true));
+            }
+        }
+    }
+    let mut wanted: Vec<(String, String, u64)> = Vec::new();
+    for (dest, inner, required) in &list {
         match wim.stat(index, inner)? {
-            Some(e) if !e.is_dir => wanted.push((dest, e.path.clone(), e.size)),
+            Some(e) if !e.is_dir => wanted.push((dest.clone(), e.path.clone(), e.size)),
             _ if *required => b.problem(
                 "boot_image.path",
                 format!(
@@ -507,16 +607,16 @@ pub fn build(vp: &ValidProfile) -> Result<Plan> {
         for ((dest, inner, size), file) in wanted.into_iter().zip(files) {
             b.add(
                 "boot_image.path",
-                dest.to_string(),
+                dest.clone(),
                 size,
                 Source::File(file),
                 note(format!("{boot_origin}#{index}:/{inner}")),
                 Group::Boot,
             );
-            match dest {
-                BIOS_BOOT => boot.bios = Some(dest.to_string()),
-                UEFI_BOOT => boot.uefi = Some(dest.to_string()),
-                EFI_LOADER => boot.efi_loader = Some(dest.to_string()),
+            match dest.as_str() {
+                BIOS_BOOT => boot.bios = Some(dest.clone()),
+                UEFI_BOOT => boot.uefi = Some(dest.clone()),
+                EFI_LOADER => boot.efi_loader = Some(dest.clone()),
                 _ => {}
             }
         }

@@ -148,6 +148,32 @@ pub struct BootImage {
     /// 1-based image index inside the WIM.
     #[serde(default = "one")]
     pub index: u32,
+    /// The boot manager the medium starts with: `"2023"` (the `_EX` boot
+    /// files signed under Windows UEFI CA 2023) or `"2011"` (signed under
+    /// Microsoft Windows Production PCA 2011). Absent: 2023 when the boot
+    /// image has the `_EX` files, else 2011.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub boot_manager: Option<BootManager>,
+}
+
+/// Which signed boot manager a medium carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+pub enum BootManager {
+    /// `bootmgfw_EX.efi` and friends, signed under Windows UEFI CA 2023.
+    #[serde(rename = "2023")]
+    Ca2023,
+    /// `bootmgfw.efi` and friends, signed under Microsoft Windows Production PCA 2011.
+    #[serde(rename = "2011")]
+    Pca2011,
+}
+
+impl BootManager {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BootManager::Ca2023 => "2023",
+            BootManager::Pca2011 => "2011",
+        }
+    }
 }
 
 fn one() -> u32 {

@@ -9,6 +9,7 @@
 
 pub mod disk;
 pub mod extent;
+pub mod fat;
 pub mod folder;
 pub mod iso;
 pub mod open;

@@ -525,6 +525,25 @@ impl Wim {
             .collect())
     }
 
+    /// The files and folders directly inside the folder `inner` of `image`
+    /// (case-insensitive path); empty when the folder does not exist.
+    pub fn children(&self, image: u32, inner: &str) -> Result<Vec<WimEntry>, WimError> {
+        let c_image = self.c_image(image)?;
+        let c_inner = str_cstring("path inside the image", inner)?;
+        let (code, entries) = self.iterate(
+            c_image,
+            &c_inner,
+            ffi::WIMLIB_ITERATE_DIR_TREE_FLAG_CHILDREN,
+        );
+        if code == ffi::wimlib_error_code_WIMLIB_ERR_PATH_DOES_NOT_EXIST as c_int {
+            return Ok(Vec::new());
+        }
+        if code != 0 {
+            return Err(WimError::lib("list a folder of", &self.path, code));
+        }
+        Ok(entries.into_iter().map(|r| r.entry).collect())
+    }
+
     fn stat_raw(&self, image: u32, inner: &str) -> Result<Option<RawEntry>, WimError> {
         let c_image = self.c_image(image)?;
         let c_inner = str_cstring("path inside the image", inner)?;
