@@ -43,9 +43,9 @@ const TAIL_PADDING: u64 = 150;
 
 /// One file of the volume.
 #[derive(Debug, Clone)]
-pub struct VolumeFile {
-    /// Path on the medium, `/`-separated.
-    pub path: String,
+pub struct VolumeFile<'a> {
+    /// Path on the medium, `/`-separated (borrowed from the plan).
+    pub path: &'a str,
     pub size: u64,
     /// Index into [`VolumeInput::blobs`].
     pub blob: usize,
@@ -60,8 +60,8 @@ pub struct Blob {
 }
 
 /// Everything a volume's layout depends on.
-pub struct VolumeInput {
-    pub files: Vec<VolumeFile>,
+pub struct VolumeInput<'a> {
+    pub files: Vec<VolumeFile<'a>>,
     pub blobs: Vec<Blob>,
     /// Folders with nothing in them.
     pub empty_dirs: Vec<String>,
@@ -181,7 +181,8 @@ pub enum Part {
 
 /// The computed layout of one volume.
 pub struct Layout {
-    input: VolumeInput,
+    /// The input, less its file list (not needed once the tree is built).
+    input: VolumeInput<'static>,
     nodes: Vec<Node>,
     arena: Arena,
     /// Sector and size of the BIOS and UEFI boot images.
@@ -231,7 +232,7 @@ fn iso_key(id: &[u8]) -> (Vec<u8>, Vec<u8>) {
 impl Layout {
     /// Lays out the volume. Fails when a name cannot be stored in UDF or the
     /// volume exceeds what ISO 9660 can address.
-    pub fn new(input: VolumeInput) -> Result<Layout> {
+    pub fn new(input: VolumeInput<'_>) -> Result<Layout> {
         let mut arena = Arena::default();
         let root_id = arena.push(&[0]);
         let mut root = Node::new(Span::default(), 0, None, 0);
@@ -244,7 +245,7 @@ impl Layout {
         let folders = {
             let mut seen: std::collections::HashSet<&str> = std::collections::HashSet::new();
             // Ancestors of every path; an empty folder is counted itself below.
-            let paths = input.files.iter().map(|f| f.path.as_str());
+            let paths = input.files.iter().map(|f| f.path);
             for p in paths.chain(input.empty_dirs.iter().map(|d| d.as_str())) {
                 let mut at = p.len();
                 while let Some(i) = p[..at].rfind('/') {
@@ -288,7 +289,7 @@ impl Layout {
         for f in &input.files {
             let (dir, name) = match f.path.rfind('/') {
                 Some(i) => (&f.path[..i], &f.path[i + 1..]),
-                None => ("", f.path.as_str()),
+                None => ("", f.path),
             };
             let parent = dir_of(&mut nodes, &mut arena, &mut dirs, dir);
             let i = nodes.len();
@@ -516,9 +517,15 @@ impl Layout {
             boot_files = Some((found[0], found[1]));
         }
         let iso_order_v = iso_order;
-        let mut input = input;
-        // The file list is not needed once the tree is built.
-        input.files = Vec::new();
+        let input = VolumeInput {
+            files: Vec::new(),
+            blobs: input.blobs,
+            empty_dirs: input.empty_dirs,
+            label: input.label,
+            volume_set_id: input.volume_set_id,
+            created: input.created,
+            boot: input.boot,
+        };
         Ok(Layout {
             nodes,
             arena,

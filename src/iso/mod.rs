@@ -138,7 +138,12 @@ impl write::Sources for PlanSources<'_> {
 }
 
 /// The inputs of volume `v` (1-based).
-fn volume_input(plan: &Plan, d: &dedup::Dedup, v: u32, count: u32) -> (VolumeInput, u64) {
+fn volume_input<'a>(
+    plan: &'a Plan,
+    d: &dedup::Dedup,
+    v: u32,
+    count: u32,
+) -> (VolumeInput<'a>, u64) {
     let mut files = Vec::new();
     let mut blobs: Vec<Blob> = Vec::new();
     let mut local: HashMap<usize, usize> = HashMap::new();
@@ -176,7 +181,7 @@ fn volume_input(plan: &Plan, d: &dedup::Dedup, v: u32, count: u32) -> (VolumeInp
             }
         };
         files.push(VolumeFile {
-            path: e.path.clone(),
+            path: &e.path,
             size: e.size,
             blob: b,
         });
@@ -187,12 +192,12 @@ fn volume_input(plan: &Plan, d: &dedup::Dedup, v: u32, count: u32) -> (VolumeInp
             source: MANIFEST,
         });
         files.push(VolumeFile {
-            path: m.path.clone(),
+            path: &m.path,
             size: m.size,
             blob: blobs.len() - 1,
         });
     }
-    files.sort_by(|a, b| crate::plan::sort_key(&a.path).cmp(&crate::plan::sort_key(&b.path)));
+    files.sort_by(|a, b| crate::plan::sort_key(a.path).cmp(&crate::plan::sort_key(b.path)));
     let boot = match (&plan.boot.bios, &plan.boot.uefi) {
         (Some(b), Some(u)) if v == 1 => Some((b.clone(), u.clone())),
         _ => None,
