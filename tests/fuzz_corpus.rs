@@ -9,13 +9,14 @@ use tsmedia::fuzz_targets;
 
 type Target = fn(&[u8]);
 
-const TARGETS: [(&str, Target); 6] = [
+const TARGETS: [(&str, Target); 7] = [
     ("profile", fuzz_targets::profile),
     ("decrypt", fuzz_targets::decrypt),
     ("key_header", fuzz_targets::key_header),
     ("manifest", fuzz_targets::manifest),
     ("iso", fuzz_targets::iso),
     ("disk", fuzz_targets::disk),
+    ("media_pfx", fuzz_targets::media_pfx),
 ];
 
 fn root() -> PathBuf {
@@ -56,6 +57,23 @@ fn generated_seeds(target: &str) -> Vec<Vec<u8>> {
                     out
                 })
                 .collect()
+        }
+        "media_pfx" => {
+            // A fresh media PFX under the password the target uses.
+            let t = time::OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
+            let req = tsmedia::configmgr::certificate::SelfSignedRequest {
+                subject_cn: "fuzz",
+                site_code: Some("FZZ"),
+                media_guid: "{00000000-0000-0000-0000-000000000000}",
+                not_before: t,
+                not_after: t + time::Duration::days(1),
+                key_pem: None,
+            };
+            vec![
+                tsmedia::configmgr::certificate::self_signed(&req, "fuzz")
+                    .unwrap()
+                    .pfx,
+            ]
         }
         _ => Vec::new(),
     }

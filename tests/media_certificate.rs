@@ -34,7 +34,10 @@ fn have_openssl() -> bool {
 
 fn have_python_cryptography() -> bool {
     let ok = Command::new("python3")
-        .args(["-c", "import cryptography.hazmat.primitives.serialization.pkcs12"])
+        .args([
+            "-c",
+            "import cryptography.hazmat.primitives.serialization.pkcs12",
+        ])
         .output()
         .map(|o| o.status.success())
         .unwrap_or(false);
@@ -42,7 +45,9 @@ fn have_python_cryptography() -> bool {
         if std::env::var("CI").as_deref() == Ok("true") {
             panic!("python3 cryptography is missing: install the Debian package python3-cryptography (CI=true requires it)");
         }
-        eprintln!("SKIPPED: python3 cryptography not installed (Debian package python3-cryptography)");
+        eprintln!(
+            "SKIPPED: python3 cryptography not installed (Debian package python3-cryptography)"
+        );
     }
     ok
 }
@@ -60,7 +65,10 @@ fn openssl(args: &[&str]) -> Vec<u8> {
 
 fn openssl_fails(args: &[&str]) -> String {
     let o = Command::new("openssl").args(args).output().unwrap();
-    assert!(!o.status.success(), "openssl {args:?} unexpectedly succeeded");
+    assert!(
+        !o.status.success(),
+        "openssl {args:?} unexpectedly succeeded"
+    );
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
@@ -92,12 +100,28 @@ fn openssl_unpack(dir: &Path, pfx: &[u8], password: &str) -> (Vec<u8>, Vec<u8>) 
     let pass = format!("pass:{password}");
     let cert_pem = dir.join("unpack-cert.pem");
     openssl(&[
-        "pkcs12", "-in", s(&f), "-passin", &pass, "-nokeys", "-clcerts", "-out", s(&cert_pem),
+        "pkcs12",
+        "-in",
+        s(&f),
+        "-passin",
+        &pass,
+        "-nokeys",
+        "-clcerts",
+        "-out",
+        s(&cert_pem),
     ]);
     let cert = openssl(&["x509", "-in", s(&cert_pem), "-outform", "DER"]);
     let key_pem = dir.join("unpack-key.pem");
     openssl(&[
-        "pkcs12", "-in", s(&f), "-passin", &pass, "-nocerts", "-nodes", "-out", s(&key_pem),
+        "pkcs12",
+        "-in",
+        s(&f),
+        "-passin",
+        &pass,
+        "-nocerts",
+        "-nodes",
+        "-out",
+        s(&key_pem),
     ]);
     let key = openssl(&["pkey", "-in", s(&key_pem), "-outform", "DER"]);
     (cert, key)
@@ -123,19 +147,33 @@ fn openssl_opens_the_pfx_with_the_guid_password_and_shows_the_requested_certific
     let pass = format!("pass:{pw}");
 
     // The encryption and MAC chosen (docs/media-certificate.md).
-    let info = String::from_utf8_lossy(&Command::new("openssl")
-        .args(["pkcs12", "-in", s(&pfx), "-passin", &pass, "-info", "-noout"])
-        .output()
-        .unwrap()
-        .stderr)
+    let info = String::from_utf8_lossy(
+        &Command::new("openssl")
+            .args([
+                "pkcs12",
+                "-in",
+                s(&pfx),
+                "-passin",
+                &pass,
+                "-info",
+                "-noout",
+            ])
+            .output()
+            .unwrap()
+            .stderr,
+    )
     .into_owned();
     assert!(info.contains("MAC: sha256, Iteration 2048"), "{info}");
     assert!(
-        info.contains("PKCS7 Encrypted data: PBES2, PBKDF2, AES-256-CBC, Iteration 2048, PRF hmacWithSHA256"),
+        info.contains(
+            "PKCS7 Encrypted data: PBES2, PBKDF2, AES-256-CBC, Iteration 2048, PRF hmacWithSHA256"
+        ),
         "{info}"
     );
     assert!(
-        info.contains("Shrouded Keybag: PBES2, PBKDF2, AES-256-CBC, Iteration 2048, PRF hmacWithSHA256"),
+        info.contains(
+            "Shrouded Keybag: PBES2, PBKDF2, AES-256-CBC, Iteration 2048, PRF hmacWithSHA256"
+        ),
         "{info}"
     );
 
@@ -143,17 +181,41 @@ fn openssl_opens_the_pfx_with_the_guid_password_and_shows_the_requested_certific
     assert_eq!(cert_der, mc.der, "the PFX holds the certificate returned");
     let cer = dir.path().join("media.cer");
     std::fs::write(&cer, &mc.der).unwrap();
-    let dates = text(openssl(&["x509", "-in", s(&cer), "-inform", "DER", "-noout", "-dates"]));
+    let dates = text(openssl(&[
+        "x509",
+        "-in",
+        s(&cer),
+        "-inform",
+        "DER",
+        "-noout",
+        "-dates",
+    ]));
     assert_eq!(
         dates,
         "notBefore=Jan  1 00:00:00 2026 GMT\nnotAfter=Jun 30 12:34:56 2050 GMT\n"
     );
-    let subject = text(openssl(&["x509", "-in", s(&cer), "-inform", "DER", "-noout", "-subject"]));
+    let subject = text(openssl(&[
+        "x509",
+        "-in",
+        s(&cer),
+        "-inform",
+        "DER",
+        "-noout",
+        "-subject",
+    ]));
     assert_eq!(
         subject,
         format!("subject=OU = Site PS1, OU = Media {GUID}, CN = tsmedia media certificate\n")
     );
-    let t = text(openssl(&["x509", "-in", s(&cer), "-inform", "DER", "-noout", "-text"]));
+    let t = text(openssl(&[
+        "x509",
+        "-in",
+        s(&cer),
+        "-inform",
+        "DER",
+        "-noout",
+        "-text",
+    ]));
     for want in [
         "Public-Key: (2048 bit)",
         "Signature Algorithm: sha256WithRSAEncryption",
@@ -166,19 +228,53 @@ fn openssl_opens_the_pfx_with_the_guid_password_and_shows_the_requested_certific
     }
     // The certificate verifies under its own key (self-signed).
     let cert_pem = dir.path().join("media.pem");
-    openssl(&["x509", "-in", s(&cer), "-inform", "DER", "-out", s(&cert_pem)]);
+    openssl(&[
+        "x509",
+        "-in",
+        s(&cer),
+        "-inform",
+        "DER",
+        "-out",
+        s(&cert_pem),
+    ]);
     openssl(&["verify", "-CAfile", s(&cert_pem), s(&cert_pem)]);
 
     // The private key belongs to the certificate.
     let key = dir.path().join("key.der");
     std::fs::write(&key, &key_der).unwrap();
-    let m1 = openssl(&["x509", "-in", s(&cer), "-inform", "DER", "-noout", "-modulus"]);
-    let m2 = openssl(&["rsa", "-in", s(&key), "-inform", "DER", "-noout", "-modulus"]);
+    let m1 = openssl(&[
+        "x509",
+        "-in",
+        s(&cer),
+        "-inform",
+        "DER",
+        "-noout",
+        "-modulus",
+    ]);
+    let m2 = openssl(&[
+        "rsa",
+        "-in",
+        s(&key),
+        "-inform",
+        "DER",
+        "-noout",
+        "-modulus",
+    ]);
     assert_eq!(m1, m2);
 
     // A wrong password fails.
-    let e = openssl_fails(&["pkcs12", "-in", s(&pfx), "-passin", "pass:{8D2C7DC2-2A47-4A4C-9D6A-0B7E1", "-nokeys"]);
-    assert!(e.contains("Mac verify error") || e.contains("invalid password"), "{e}");
+    let e = openssl_fails(&[
+        "pkcs12",
+        "-in",
+        s(&pfx),
+        "-passin",
+        "pass:{8D2C7DC2-2A47-4A4C-9D6A-0B7E1",
+        "-nokeys",
+    ]);
+    assert!(
+        e.contains("Mac verify error") || e.contains("invalid password"),
+        "{e}"
+    );
     let e = read_pfx(&mc.pfx, "wrong").unwrap_err().to_string();
     assert!(e.contains("wrong password"), "{e}");
     let e = import_pfx(&mc.pfx, "wrong", "x").err().unwrap().to_string();
@@ -266,9 +362,18 @@ fn a_key_pem_makes_identical_bytes_and_no_key_makes_new_ones() {
     let p = dir.path().join("small.pem");
     openssl(&["genrsa", "-out", s(&p), "1024"]);
     let small = std::fs::read(&p).unwrap();
-    let e = self_signed(&request(Some(&small)), &pw).err().unwrap().to_string();
-    assert!(e.contains("1024 bits") && e.contains("openssl genrsa"), "{e}");
-    let e = self_signed(&request(Some(b"junk")), &pw).err().unwrap().to_string();
+    let e = self_signed(&request(Some(&small)), &pw)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        e.contains("1024 bits") && e.contains("openssl genrsa"),
+        "{e}"
+    );
+    let e = self_signed(&request(Some(b"junk")), &pw)
+        .err()
+        .unwrap()
+        .to_string();
     assert!(e.contains("PEM"), "{e}");
 }
 
@@ -293,7 +398,14 @@ fn read_pfx_returns_the_certificate_facts() {
     let cer = dir.path().join("m.cer");
     std::fs::write(&cer, &mc.der).unwrap();
     let fp = text(openssl(&[
-        "x509", "-in", s(&cer), "-inform", "DER", "-noout", "-fingerprint", "-sha1",
+        "x509",
+        "-in",
+        s(&cer),
+        "-inform",
+        "DER",
+        "-noout",
+        "-fingerprint",
+        "-sha1",
     ]));
     let fp = fp.trim().rsplit('=').next().unwrap().replace(':', "");
     assert_eq!(info.sha1_thumbprint, fp);
@@ -304,12 +416,31 @@ fn read_pfx_returns_the_certificate_facts() {
 fn admin_pki(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
     let p = |n: &str| dir.join(n);
     openssl(&[
-        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", s(&p("ca.key")), "-out",
-        s(&p("ca.pem")), "-subj", "/CN=Contoso Issuing CA", "-days", "3650",
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        s(&p("ca.key")),
+        "-out",
+        s(&p("ca.pem")),
+        "-subj",
+        "/CN=Contoso Issuing CA",
+        "-days",
+        "3650",
     ]);
     openssl(&[
-        "req", "-newkey", "rsa:2048", "-nodes", "-keyout", s(&p("leaf.key")), "-out",
-        s(&p("leaf.csr")), "-subj", "/CN=Boot media client",
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        s(&p("leaf.key")),
+        "-out",
+        s(&p("leaf.csr")),
+        "-subj",
+        "/CN=Boot media client",
     ]);
     std::fs::write(
         p("ext.cnf"),
@@ -317,9 +448,21 @@ fn admin_pki(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf, std::path::
     )
     .unwrap();
     openssl(&[
-        "x509", "-req", "-in", s(&p("leaf.csr")), "-CA", s(&p("ca.pem")), "-CAkey",
-        s(&p("ca.key")), "-CAcreateserial", "-days", "365", "-extfile", s(&p("ext.cnf")),
-        "-out", s(&p("leaf.pem")),
+        "x509",
+        "-req",
+        "-in",
+        s(&p("leaf.csr")),
+        "-CA",
+        s(&p("ca.pem")),
+        "-CAkey",
+        s(&p("ca.key")),
+        "-CAcreateserial",
+        "-days",
+        "365",
+        "-extfile",
+        s(&p("ext.cnf")),
+        "-out",
+        s(&p("leaf.pem")),
     ]);
     (p("leaf.pem"), p("leaf.key"), p("ca.pem"))
 }
@@ -342,20 +485,40 @@ fn import_keeps_an_openssl_made_certificate_and_key() {
     let variants: [(&str, &[&str]); 3] = [
         ("default", &[]),
         ("legacy", &["-legacy"]),
-        ("3des", &["-certpbe", "PBE-SHA1-3DES", "-keypbe", "PBE-SHA1-3DES", "-macalg", "sha1"]),
+        (
+            "3des",
+            &[
+                "-certpbe",
+                "PBE-SHA1-3DES",
+                "-keypbe",
+                "PBE-SHA1-3DES",
+                "-macalg",
+                "sha1",
+            ],
+        ),
     ];
     for (name, extra) in variants {
         let f = d.join(format!("{name}.pfx"));
         let mut args = vec![
-            "pkcs12", "-export", "-in", s(&leaf), "-inkey", s(&key), "-certfile", s(&ca),
-            "-passout", "pass:Admin pw 1", "-out", s(&f),
+            "pkcs12",
+            "-export",
+            "-in",
+            s(&leaf),
+            "-inkey",
+            s(&key),
+            "-certfile",
+            s(&ca),
+            "-passout",
+            "pass:Admin pw 1",
+            "-out",
+            s(&f),
         ];
         args.extend_from_slice(extra);
         openssl(&args);
         let admin = std::fs::read(&f).unwrap();
 
-        let mc: MediaCertificate = import_pfx(&admin, "Admin pw 1", &new_pw)
-            .unwrap_or_else(|e| panic!("{name}: {e:#}"));
+        let mc: MediaCertificate =
+            import_pfx(&admin, "Admin pw 1", &new_pw).unwrap_or_else(|e| panic!("{name}: {e:#}"));
         assert_eq!(mc.der, leaf_der, "{name}: the leaf is kept as it is");
         assert!(!mc.info.self_signed);
         assert_eq!(mc.info.subject, "CN=Boot media client");
@@ -369,9 +532,18 @@ fn import_keeps_an_openssl_made_certificate_and_key() {
         let out = d.join("out.pfx");
         std::fs::write(&out, &mc.pfx).unwrap();
         let all = text(openssl(&[
-            "pkcs12", "-in", s(&out), "-passin", &format!("pass:{new_pw}"), "-nokeys",
+            "pkcs12",
+            "-in",
+            s(&out),
+            "-passin",
+            &format!("pass:{new_pw}"),
+            "-nokeys",
         ]));
-        assert_eq!(all.matches("BEGIN CERTIFICATE").count(), 2, "{name}: chain kept");
+        assert_eq!(
+            all.matches("BEGIN CERTIFICATE").count(),
+            2,
+            "{name}: chain kept"
+        );
         let ca_pem = text(openssl(&["x509", "-in", s(&ca)]));
         assert!(all.contains(ca_pem.trim()), "{name}: CA certificate kept");
         assert!(read_pfx(&mc.pfx, "Admin pw 1").is_err());
@@ -383,33 +555,83 @@ fn import_keeps_an_openssl_made_certificate_and_key() {
         assert_eq!(again.pfx, mc.pfx, "{name}: reproducible");
 
         // A wrong password is named as such.
-        let e = import_pfx(&admin, "Admin pw 2", &new_pw).err().unwrap().to_string();
+        let e = import_pfx(&admin, "Admin pw 2", &new_pw)
+            .err()
+            .unwrap()
+            .to_string();
         assert!(e.contains("wrong password"), "{name}: {e}");
     }
 
     // What is not supported says so.
     let f = d.join("nokey.pfx");
     openssl(&[
-        "pkcs12", "-export", "-nokeys", "-in", s(&leaf), "-passout", "pass:x", "-out", s(&f),
+        "pkcs12",
+        "-export",
+        "-nokeys",
+        "-in",
+        s(&leaf),
+        "-passout",
+        "pass:x",
+        "-out",
+        s(&f),
     ]);
-    let e = import_pfx(&std::fs::read(&f).unwrap(), "x", &new_pw).err().unwrap().to_string();
+    let e = import_pfx(&std::fs::read(&f).unwrap(), "x", &new_pw)
+        .err()
+        .unwrap()
+        .to_string();
     assert!(e.contains("no private key"), "{e}");
     let f = d.join("ec.pfx");
     openssl(&[
-        "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-        "-keyout", s(&d.join("ec.key")), "-out", s(&d.join("ec.pem")), "-subj", "/CN=ec", "-days", "30",
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        s(&d.join("ec.key")),
+        "-out",
+        s(&d.join("ec.pem")),
+        "-subj",
+        "/CN=ec",
+        "-days",
+        "30",
     ]);
     openssl(&[
-        "pkcs12", "-export", "-in", s(&d.join("ec.pem")), "-inkey", s(&d.join("ec.key")),
-        "-passout", "pass:x", "-out", s(&f),
+        "pkcs12",
+        "-export",
+        "-in",
+        s(&d.join("ec.pem")),
+        "-inkey",
+        s(&d.join("ec.key")),
+        "-passout",
+        "pass:x",
+        "-out",
+        s(&f),
     ]);
-    let e = import_pfx(&std::fs::read(&f).unwrap(), "x", &new_pw).err().unwrap().to_string();
+    let e = import_pfx(&std::fs::read(&f).unwrap(), "x", &new_pw)
+        .err()
+        .unwrap()
+        .to_string();
     assert!(e.contains("not RSA"), "{e}");
     let f = d.join("nomac.pfx");
     openssl(&[
-        "pkcs12", "-export", "-nomac", "-in", s(&leaf), "-inkey", s(&key), "-passout", "pass:x",
-        "-out", s(&f),
+        "pkcs12",
+        "-export",
+        "-nomac",
+        "-in",
+        s(&leaf),
+        "-inkey",
+        s(&key),
+        "-passout",
+        "pass:x",
+        "-out",
+        s(&f),
     ]);
-    let e = import_pfx(&std::fs::read(&f).unwrap(), "x", &new_pw).err().unwrap().to_string();
+    let e = import_pfx(&std::fs::read(&f).unwrap(), "x", &new_pw)
+        .err()
+        .unwrap()
+        .to_string();
     assert!(e.contains("no password MAC"), "{e}");
 }
