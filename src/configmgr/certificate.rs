@@ -203,7 +203,7 @@ pub fn self_signed(req: &SelfSignedRequest<'_>, pfx_password: &str) -> Result<Me
         .to_der()
         .map_err(|e| anyhow!("encoding the certificate: {e}"))?;
     let key_pkcs8 = pkcs8_der(&key)?;
-    let pfx = write_pfx(&[der.clone()], &key_pkcs8, pfx_password, &salts)?;
+    let pfx = write_pfx(std::slice::from_ref(&der), &key_pkcs8, pfx_password, &salts)?;
     let info = cert_info(&cert, &der)?;
     Ok(MediaCertificate { der, pfx, info })
 }
