@@ -634,4 +634,25 @@ fn import_keeps_an_openssl_made_certificate_and_key() {
         .unwrap()
         .to_string();
     assert!(e.contains("no password MAC"), "{e}");
+    // A hostile work factor is refused before any work.
+    let f = d.join("slow.pfx");
+    openssl(&[
+        "pkcs12",
+        "-export",
+        "-iter",
+        "1000001",
+        "-in",
+        s(&leaf),
+        "-inkey",
+        s(&key),
+        "-passout",
+        "pass:x",
+        "-out",
+        s(&f),
+    ]);
+    let e = import_pfx(&std::fs::read(&f).unwrap(), "x", &new_pw)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("1000001") && e.contains("iterations"), "{e}");
 }
