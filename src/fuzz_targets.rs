@@ -141,3 +141,12 @@ pub fn fat(data: &[u8]) {
     }
     let _ = crate::secureboot::report::efisys_facts("efisys.bin", data, builtin_dbx());
 }
+
+/// A media certificate PFX, opened with a fixed password and a low bound on
+/// key-derivation work (so that a hostile iteration count cannot make this slow).
+pub fn media_pfx(data: &[u8]) {
+    use crate::configmgr::certificate::read_pfx_limited;
+    let _ = read_pfx_limited(data, "fuzz", 2048, true);
+    // Past the MAC, so that mutations reach the safes, bags and keys.
+    let _ = read_pfx_limited(data, "fuzz", 2048, false);
+}

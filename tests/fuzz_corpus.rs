@@ -9,7 +9,7 @@ use tsmedia::fuzz_targets;
 
 type Target = fn(&[u8]);
 
-const TARGETS: [(&str, Target); 10] = [
+const TARGETS: [(&str, Target); 11] = [
     ("profile", fuzz_targets::profile),
     ("decrypt", fuzz_targets::decrypt),
     ("key_header", fuzz_targets::key_header),
@@ -20,6 +20,7 @@ const TARGETS: [(&str, Target); 10] = [
     ("content_library_ini", fuzz_targets::content_library_ini),
     ("authenticode", fuzz_targets::authenticode),
     ("fat", fuzz_targets::fat),
+    ("media_pfx", fuzz_targets::media_pfx),
 ];
 
 fn root() -> PathBuf {
@@ -60,6 +61,23 @@ fn generated_seeds(target: &str) -> Vec<Vec<u8>> {
                     out
                 })
                 .collect()
+        }
+        "media_pfx" => {
+            // A fresh media PFX under the password the target uses.
+            let t = time::OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
+            let req = tsmedia::configmgr::certificate::SelfSignedRequest {
+                subject_cn: "fuzz",
+                site_code: Some("FZZ"),
+                media_guid: "{00000000-0000-0000-0000-000000000000}",
+                not_before: t,
+                not_after: t + time::Duration::days(1),
+                key_pem: None,
+            };
+            vec![
+                tsmedia::configmgr::certificate::self_signed(&req, "fuzz")
+                    .unwrap()
+                    .pfx,
+            ]
         }
         _ => Vec::new(),
     }
