@@ -123,9 +123,14 @@ pub struct CreateArgs {
     /// Print a machine-readable summary on stdout.
     #[arg(long)]
     pub json: bool,
-    /// A password (from a file or a variable) protects the medium.
+    /// A password (from a file or a variable) protects the medium's
+    /// settings (`Variables.dat`, `Policy.xml`).
     #[command(flatten)]
     pub password: PasswordArgs,
+    /// Also encrypt the package content with the password (a medium for
+    /// transport, restored with `tsmedia decrypt` before use).
+    #[arg(long)]
+    pub encrypt_content: bool,
     /// WIM compression (wim format).
     #[arg(long, value_enum, default_value = "xpress")]
     pub compression: CompressionArg,

@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod cmd;
+pub mod configmgr;
 pub mod crypto;
 pub mod error;
 pub mod fuzz_targets;

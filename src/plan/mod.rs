@@ -17,6 +17,10 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
+use crate::configmgr::{
+    self,
+    policy::{PackageKind, PackageOnMedium},
+};
 use crate::manifest::{self, FileRecord, Manifest, ProfileIdentity};
 use crate::profile::validate::normalize_target;
 use crate::profile::{InvalidProfile, MediaSize, MediaType, Problem, Problems, ValidProfile};
@@ -162,6 +166,17 @@ pub struct Plan {
     pub boot: BootFiles,
     /// Holds files extracted from WIMs for as long as the plan lives.
     pub scratch: Option<Arc<tempfile::TempDir>>,
+    /// The media certificate carried in `Variables.dat` (its public part
+    /// is written beside the output as `<output>.media.cer`).
+    pub media_certificate: Option<Arc<crate::configmgr::certificate::MediaCertificate>>,
+}
+
+/// What a plan needs besides the profile.
+#[derive(Default)]
+pub struct BuildOptions {
+    /// The media password: it protects `Variables.dat` and `Policy.xml`.
+    /// Without it they use the product's default password and the media GUID.
+    pub password: Option<zeroize::Zeroizing<String>>,
 }
 
 /// (path on the medium, path inside the boot image, required)
@@ -355,6 +370,11 @@ impl Builder {
 /// sources are read (missing boot files, collisions on the medium) come back
 /// as [`InvalidProfile`].
 pub fn build(vp: &ValidProfile) -> Result<Plan> {
+    build_with(vp, &BuildOptions::default())
+}
+
+/// [`build`], with the media password.
+pub fn build_with(vp: &ValidProfile, opts: &BuildOptions) -> Result<Plan> {
     let p = vp.profile();
     let created = creation_time(&vp.loaded.file)?;
     let mut ident = Vec::new();
@@ -476,7 +496,15 @@ pub fn build(vp: &ValidProfile) -> Result<Plan> {
         );
         os_path = Some(dest);
     }
-    let mut pkg_paths = Vec::new();
+    let mut on_medium = Vec::new();
+    if let (Some(os), Some(_)) = (&p.os_image, &os_path) {
+        on_medium.push(PackageOnMedium {
+            id: os.id.clone(),
+            name: os.id.clone(),
+            kind: PackageKind::OsImage,
+            path: format!("SMS/PKG/{}", os.id),
+        });
+    }
     for (i, pkg) in p.packages.iter().enumerate() {
         let key = format!("packages[{i}].source");
         if pkg.id.eq_ignore_ascii_case(PRESTART_ID) {
@@ -494,7 +522,16 @@ pub fn build(vp: &ValidProfile) -> Result<Plan> {
             &dest,
             Group::Package(pkg.id.clone()),
         );
-        pkg_paths.push((pkg.id.clone(), dest));
+        on_medium.push(PackageOnMedium {
+            id: pkg.id.clone(),
+            name: pkg.name.clone(),
+            kind: match pkg.kind {
+                crate::profile::PackageKind::Application => PackageKind::Application,
+                crate::profile::PackageKind::Package => PackageKind::Package,
+                crate::profile::PackageKind::Driver => PackageKind::Driver,
+            },
+            path: dest,
+        });
     }
     let mut prestart_path = None;
     if let Some(files) = p.prestart.as_ref().and_then(|ps| ps.files.as_ref()) {
@@ -507,24 +544,39 @@ pub fn build(vp: &ValidProfile) -> Result<Plan> {
         );
         prestart_path = Some(dest);
     }
+    if let Some(dir) = &p.client_binaries {
+        b.add_tree(
+            "client_binaries",
+            &vp.resolve(dir),
+            configmgr::CLIENT_BIN_PATH,
+            Group::Boot,
+        );
+    }
 
-    // Settings.
-    let paths = generated::Paths {
-        os_image: os_path.as_deref(),
-        packages: &pkg_paths,
+    // Settings, in the product's formats.
+    let media_certificate = generated::media_certificate(vp, &media_guid)?.map(Arc::new);
+    let inp = generated::SettingsInput {
+        media_guid: &media_guid,
+        password: opts.password.as_ref().map(|p| p.as_str()),
+        packages: &on_medium,
         prestart: prestart_path.as_deref(),
+        certificate: media_certificate.as_deref(),
     };
+    b.generated(configmgr::BOOTSTRAP_PATH, generated::bootstrap_ini(vp));
+    let vars = generated::variables_dat(vp, &inp).context("writing media variables")?;
+    b.generated(configmgr::VARIABLES_PATH, vars);
+    if let Some(policy) = generated::policy_xml(vp, &inp).context("reading the task sequence")? {
+        b.generated(configmgr::POLICY_PATH, policy);
+    }
     b.generated(
-        "SMS/data/TsmBootstrap.ini",
-        generated::bootstrap_ini(vp, &media_guid),
+        configmgr::LABEL_PATH,
+        configmgr::files::media_label(&p.label),
     );
-    let vars =
-        generated::variables_dat(vp, &media_guid, &paths).context("writing media variables")?;
-    b.generated("SMS/data/Variables.dat", vars);
-    if let Some(policy) =
-        generated::policy_xml(vp, &media_guid, &paths).context("reading the task sequence")?
-    {
-        b.generated("SMS/data/Policy.xml", policy);
+    if p.media.autorun {
+        b.generated(
+            configmgr::AUTORUN_PATH,
+            configmgr::files::autorun_inf(&p.label),
+        );
     }
 
     // Extra files.
@@ -633,19 +685,28 @@ pub fn build(vp: &ValidProfile) -> Result<Plan> {
             .site
             .as_ref()
             .and_then(|s| s.media_certificate.as_ref())
-            .map(|c| match c {
-                crate::profile::MediaCertificate::Pfx(_) => manifest::CertificateInfo {
-                    kind: "pfx".into(),
-                    subject: None,
-                    start: None,
-                    expiry: None,
-                },
-                crate::profile::MediaCertificate::SelfSigned(_) => manifest::CertificateInfo {
-                    kind: "self-signed".into(),
-                    subject: Some(format!("CN=tsmedia {} {}", p.label, media_guid)),
-                    start: vp.dates.cert_start.map(generated::rfc3339),
-                    expiry: vp.dates.cert_expiry.map(generated::rfc3339),
-                },
+            .map(|c| {
+                let info = media_certificate.as_ref().map(|m| &m.info);
+                let known = |f: fn(&crate::configmgr::certificate::CertInfo) -> OffsetDateTime| {
+                    info.filter(|i| !i.subject.is_empty())
+                        .map(|i| generated::rfc3339(f(i)))
+                };
+                match c {
+                    crate::profile::MediaCertificate::Pfx(_) => manifest::CertificateInfo {
+                        kind: "pfx".into(),
+                        subject: info
+                            .filter(|i| !i.subject.is_empty())
+                            .map(|i| i.subject.clone()),
+                        start: known(|i| i.not_before),
+                        expiry: known(|i| i.not_after),
+                    },
+                    crate::profile::MediaCertificate::SelfSigned(_) => manifest::CertificateInfo {
+                        kind: "self-signed".into(),
+                        subject: info.map(|i| i.subject.clone()),
+                        start: vp.dates.cert_start.map(generated::rfc3339),
+                        expiry: vp.dates.cert_expiry.map(generated::rfc3339),
+                    },
+                }
             }),
         image_info: Some(ImageInfo {
             name: p
@@ -662,6 +723,7 @@ pub fn build(vp: &ValidProfile) -> Result<Plan> {
         empty_dirs,
         boot,
         scratch: Some(scratch),
+        media_certificate,
     };
     plan.size_manifest();
     Ok(plan)
