@@ -80,6 +80,9 @@ pub struct InspectArgs {
     /// The medium: an ISO (or the volumes of a set), USB image or device, folder or WIM.
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
+    /// The media password opens password-protected settings.
+    #[command(flatten)]
+    pub password: PasswordArgs,
     /// Print the result as JSON on stdout.
     #[arg(long)]
     pub json: bool,

@@ -35,7 +35,7 @@ pub fn run(cli: Cli) -> i32 {
         }) => profile::validate(&profile, media_type.map(Into::into), json),
         Command::Profile(ProfileCommand::Schema) => profile::schema(),
         Command::Verify(a) => verify::run(&g, &a.paths, a.password.source(), a.json),
-        Command::Inspect(a) => inspect::run(&g, &a.paths, a.json),
+        Command::Inspect(a) => inspect::run(&g, &a.paths, a.password.source(), a.json),
         Command::Decrypt(a) => decrypt::run(
             &g,
             &a.medium,

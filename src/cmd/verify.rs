@@ -10,19 +10,24 @@ use crate::error::VerifyFailed;
 
 pub fn run(g: &Global, paths: &[PathBuf], pw: PasswordSource, json: bool) -> Result<i32> {
     let m = crate::read::open::open(paths)?;
-    let key = if pw.is_given() {
-        let man = crate::verify::read_manifest(m.as_ref());
-        match man {
-            Ok(man) => {
-                let p = password::get(&pw, false)?;
-                Some(crate::verify::open_key(m.as_ref(), &man, &p)?)
-            }
-            Err(_) => None,
-        }
+    let password = if pw.is_given() {
+        Some(password::get(&pw, false)?)
     } else {
         None
     };
-    let out = crate::verify::verify(m.as_ref(), key.as_ref(), g.quiet || json)?;
+    // The password also opens encrypted content, when the medium has some.
+    let key = match (&password, crate::verify::read_manifest(m.as_ref())) {
+        (Some(p), Ok(man)) if man.encryption.is_some() => {
+            Some(crate::verify::open_key(m.as_ref(), &man, p)?)
+        }
+        _ => None,
+    };
+    let out = crate::verify::verify(
+        m.as_ref(),
+        key.as_ref(),
+        password.as_ref().map(|p| p.as_str()),
+        g.quiet || json,
+    )?;
     if json {
         let mut v = serde_json::to_value(&out)?;
         v["ok"] = out.problems.is_empty().into();
@@ -31,6 +36,17 @@ pub fn run(g: &Global, paths: &[PathBuf], pw: PasswordSource, json: bool) -> Res
         for p in &out.problems {
             println!("{p}");
         }
+        if !out.tsmedia_manifest {
+            println!("{}: no tsmedia manifest (made by the product?): structure and settings checked, every file read", out.medium);
+        }
+        println!(
+            "settings: Variables.dat {}{}",
+            out.variables,
+            out.policy
+                .as_ref()
+                .map(|p| format!("; Policy.xml {p}"))
+                .unwrap_or_default()
+        );
         println!(
             "{}: {} files, {} bytes checked{}; {}",
             out.medium,

@@ -12,6 +12,7 @@ pub mod extent;
 pub mod folder;
 pub mod iso;
 pub mod open;
+pub mod settings;
 pub mod wimfile;
 
 use std::fmt;
