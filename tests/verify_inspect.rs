@@ -206,28 +206,28 @@ fn encrypted_media_round_trip_and_refuse_tampering() {
         "examples/standalone.json",
         "folder",
         &folder,
-        &["--password-file", pws],
+        &["--password-file", pws, "--encrypt-content"],
     );
     let wim = tmp.path().join("enc.wim");
     build(
         "examples/standalone.json",
         "wim",
         &wim,
-        &["--password-file", pws],
+        &["--password-file", pws, "--encrypt-content"],
     );
     let iso = tmp.path().join("enc.iso");
     build(
         "examples/standalone.json",
         "iso",
         &iso,
-        &["--password-file", pws],
+        &["--password-file", pws, "--encrypt-content"],
     );
     let usb = tmp.path().join("enc.img");
     build(
         "examples/standalone.json",
         "usb-image",
         &usb,
-        &["--password-file", pws],
+        &["--password-file", pws, "--encrypt-content"],
     );
 
     // No plaintext of a package file anywhere on the media.
@@ -293,7 +293,8 @@ fn encrypted_media_round_trip_and_refuse_tampering() {
             sha256_file(&out.join("SMS/PKG/TSM00001/install.wim")),
             sha256_file(&fx.join("install.wim"))
         );
-        let vars = std::fs::read_to_string(out.join("SMS/data/Variables.dat")).unwrap();
+        // Settings files keep the product's own encryption, under the password.
+        let vars = settings_text(&out.join("SMS/data/Variables.dat"), PASSWORD);
         assert!(vars.contains("OSDComputerName"));
     }
 
