@@ -9,13 +9,14 @@ use tsmedia::fuzz_targets;
 
 type Target = fn(&[u8]);
 
-const TARGETS: [(&str, Target); 6] = [
+const TARGETS: [(&str, Target); 7] = [
     ("profile", fuzz_targets::profile),
     ("decrypt", fuzz_targets::decrypt),
     ("key_header", fuzz_targets::key_header),
     ("manifest", fuzz_targets::manifest),
     ("iso", fuzz_targets::iso),
     ("disk", fuzz_targets::disk),
+    ("settings", fuzz_targets::settings),
 ];
 
 fn root() -> PathBuf {
