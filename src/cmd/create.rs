@@ -144,9 +144,8 @@ fn write_certificate(
     ));
     std::fs::write(&tmp, der)
         .and_then(|_| std::fs::rename(&tmp, &path))
-        .map_err(|e| {
+        .inspect_err(|_| {
             let _ = std::fs::remove_file(&tmp);
-            e
         })
         .with_context(|| format!("writing the media certificate {}", path.display()))?;
     Ok(())
