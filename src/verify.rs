@@ -89,7 +89,7 @@ pub fn open_key(m: &dyn Medium, man: &Manifest, password: &str) -> Result<Key> {
     let enc = man
         .encryption
         .as_ref()
-        .context("the medium is not password protected")?;
+        .context("the medium's content is not encrypted (only media built with --encrypt-content need `tsmedia decrypt`; its settings files open with `inspect --password-*`)")?;
     let mut b = Vec::new();
     m.open(&enc.key_header)
         .and_then(|r| r.take(4096).read_to_end(&mut b))
