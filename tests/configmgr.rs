@@ -272,3 +272,31 @@ fn openssl_opens_the_media_certificate_with_the_guid() {
         assert!(out.contains("notAfter=Jan  1 00:00:00 2028 GMT"), "{out}");
     }
 }
+
+#[test]
+fn autorun_and_client_binaries() {
+    fixtures();
+    let tmp = scratch("configmgr-autorun");
+    let mut v = example("bootable");
+    v["media"]["autorun"] = true.into();
+    v["client_binaries"] = fixtures().join("prestart").to_string_lossy().into();
+    let prof = tmp.path().join("p.json");
+    std::fs::write(&prof, serde_json::to_string_pretty(&v).unwrap()).unwrap();
+    let m = tmp.path().join("m");
+    build(&prof.to_string_lossy(), "folder", &m, &[]);
+    let inf = std::fs::read_to_string(m.join("autorun.inf")).unwrap();
+    assert!(inf.starts_with("[autorun]\r\n"), "{inf}");
+    assert!(inf.contains("TSMBAutorun.exe"), "{inf}");
+    for (rel, p) in files_under(&fixtures().join("prestart")) {
+        assert_eq!(
+            std::fs::read(m.join("SMS/bin/x64").join(&rel)).unwrap(),
+            std::fs::read(&p).unwrap(),
+            "{rel}"
+        );
+    }
+    // Without `autorun`, no autorun.inf.
+    let plain = tmp.path().join("plain");
+    build("examples/bootable.json", "folder", &plain, &[]);
+    assert!(!plain.join("autorun.inf").exists());
+    run_ok(tsmedia().arg("verify").arg(&m));
+}
