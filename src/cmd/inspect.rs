@@ -62,10 +62,10 @@ struct InspectView {
 /// The profile's name of a product media type code.
 fn type_name(code: &str) -> String {
     match code {
-        "BootMedia" => "bootable",
-        "FullMedia" => "standalone",
-        "OEMMedia" => "prestaged",
-        "CaptureMedia" => "capture",
+        crate::configmgr::BOOT_MEDIA => "bootable",
+        crate::configmgr::FULL_MEDIA => "standalone",
+        crate::configmgr::OEM_MEDIA => "prestaged",
+        crate::configmgr::CAPTURE_MEDIA => "capture",
         other => other,
     }
     .to_string()

@@ -324,6 +324,11 @@ mod tests {
         // 16 are the AES-128 key of the vector.
         let km = derive_key("Password1");
         assert_eq!(hex::encode(&km[..16]), "472b14c830bccddc2b57c2f91682e0b3");
+        // The AES-256 key, as Python's hashlib computes the same derivation.
+        assert_eq!(
+            hex::encode(&km[..32]),
+            "472b14c830bccddc2b57c2f91682e0b39dae488fb213c24bb88985b1af61f433"
+        );
         let sealed = seal(&encode_text("<?xml version"), "Password1", Alg::Aes256);
         assert_eq!(alg_of(&sealed).unwrap(), Alg::Aes256);
         let first = first_block(&sealed, &km).unwrap();

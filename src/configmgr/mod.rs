@@ -18,6 +18,12 @@ pub const AUTORUN_PATH: &str = "autorun.inf";
 /// Where `client_binaries` are copied.
 pub const CLIENT_BIN_PATH: &str = "SMS/bin/x64";
 
+/// `_SMSTSMediaType` / `MediaType` of each kind of media.
+pub const BOOT_MEDIA: &str = "BootMedia";
+pub const FULL_MEDIA: &str = "FullMedia";
+pub const OEM_MEDIA: &str = "OEMMedia";
+pub const CAPTURE_MEDIA: &str = "CaptureMedia";
+
 /// Escapes text for XML content and attribute values.
 pub fn xml_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -45,15 +51,4 @@ pub fn cdata(s: &str) -> String {
         .filter(|&c| c >= ' ' || matches!(c, '\t' | '\n' | '\r'))
         .collect();
     format!("<![CDATA[{}]]>", clean.replace("]]>", "]]]]><![CDATA[>"))
-}
-
-/// The product's name for each media type (`_SMSTSMediaType`, `MediaType`).
-pub fn media_type_code(t: crate::profile::MediaType) -> &'static str {
-    use crate::profile::MediaType;
-    match t {
-        MediaType::Capture => "CaptureMedia",
-        MediaType::Bootable => "BootMedia",
-        MediaType::Prestaged => "OEMMedia",
-        MediaType::Standalone => "FullMedia",
-    }
 }

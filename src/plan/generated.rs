@@ -15,7 +15,19 @@ use crate::configmgr::media_vars::MediaVars;
 use crate::configmgr::policy::{extract_sequence, PackageOnMedium, TaskSequencePolicy};
 use crate::profile::{MediaCertificate as CertChoice, SettingsCipher, SiteMode, ValidProfile};
 
-pub use crate::configmgr::{media_type_code, xml_escape};
+pub use crate::configmgr::xml_escape;
+
+/// The product's name for each media type (`_SMSTSMediaType`, `MediaType`).
+pub fn media_type_code(t: crate::profile::MediaType) -> &'static str {
+    use crate::configmgr::{BOOT_MEDIA, CAPTURE_MEDIA, FULL_MEDIA, OEM_MEDIA};
+    use crate::profile::MediaType;
+    match t {
+        MediaType::Capture => CAPTURE_MEDIA,
+        MediaType::Bootable => BOOT_MEDIA,
+        MediaType::Prestaged => OEM_MEDIA,
+        MediaType::Standalone => FULL_MEDIA,
+    }
+}
 
 pub fn rfc3339(t: OffsetDateTime) -> String {
     t.format(&Rfc3339).unwrap_or_default()
