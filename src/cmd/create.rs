@@ -106,12 +106,12 @@ pub fn run(g: &Global, a: CreateArgs) -> Result<i32> {
     let needed = plan.total_size();
     let report = write_medium(&plan, format, &output, &opts, &a)
         .map_err(|e| explain_space(e, &output, needed))?;
-    if let Some(cert) = plan
-        .media_certificate
+    if let Some(der) = plan
+        .media_certificate_der
         .as_ref()
-        .filter(|c| !c.der.is_empty())
+        .filter(|d| !d.is_empty())
     {
-        write_certificate(g, format, &output, &cert.der)?;
+        write_certificate(g, format, &output, der)?;
     }
     print_report(g, &a, &report)?;
     Ok(0)

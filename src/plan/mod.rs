@@ -166,9 +166,9 @@ pub struct Plan {
     pub boot: BootFiles,
     /// Holds files extracted from WIMs for as long as the plan lives.
     pub scratch: Option<Arc<tempfile::TempDir>>,
-    /// The media certificate carried in `Variables.dat` (its public part
-    /// is written beside the output as `<output>.media.cer`).
-    pub media_certificate: Option<Arc<crate::configmgr::certificate::MediaCertificate>>,
+    /// DER of the media certificate carried in `Variables.dat` (written
+    /// beside the output as `<output>.media.cer`).
+    pub media_certificate_der: Option<Arc<[u8]>>,
 }
 
 /// What a plan needs besides the profile.
@@ -554,13 +554,13 @@ pub fn build_with(vp: &ValidProfile, opts: &BuildOptions) -> Result<Plan> {
     }
 
     // Settings, in the product's formats.
-    let media_certificate = generated::media_certificate(vp, &media_guid)?.map(Arc::new);
+    let media_certificate = generated::media_certificate(vp, &media_guid)?;
     let inp = generated::SettingsInput {
         media_guid: &media_guid,
         password: opts.password.as_ref().map(|p| p.as_str()),
         packages: &on_medium,
         prestart: prestart_path.as_deref(),
-        certificate: media_certificate.as_deref(),
+        certificate: media_certificate.as_ref(),
     };
     b.generated(configmgr::BOOTSTRAP_PATH, generated::bootstrap_ini(vp));
     let vars = generated::variables_dat(vp, &inp).context("writing media variables")?;
@@ -723,7 +723,7 @@ pub fn build_with(vp: &ValidProfile, opts: &BuildOptions) -> Result<Plan> {
         empty_dirs,
         boot,
         scratch: Some(scratch),
-        media_certificate,
+        media_certificate_der: media_certificate.map(|c| c.der.into()),
     };
     plan.size_manifest();
     Ok(plan)

@@ -277,7 +277,7 @@ mod tests {
             empty_dirs: Vec::new(),
             boot: Default::default(),
             scratch: None,
-            media_certificate: None,
+            media_certificate_der: None,
         }
     }
 
