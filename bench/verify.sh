@@ -46,7 +46,7 @@ for r in $(seq 1 "$rounds"); do
     sha256sum "$work/m.iso" >/dev/null; t2=$(now)
     v+=("$(echo "$t1 - $t0" | bc)"); s+=("$(echo "$t2 - $t1" | bc)")
     t0=$(now); "$bin" -q create --profile "$work/profile.json" --format iso --force --output "$work/p.iso"; t1=$(now)
-    "$bin" -q create --profile "$work/profile.json" --format iso --force --password-file "$work/pw" --output "$work/e.iso"; t2=$(now)
+    "$bin" -q create --profile "$work/profile.json" --format iso --force --password-file "$work/pw" --encrypt-content --output "$work/e.iso"; t2=$(now)
     p+=("$(echo "$t1 - $t0" | bc)"); e+=("$(echo "$t2 - $t1" | bc)")
     rm -f "$work/p.iso" "$work/e.iso"
 done

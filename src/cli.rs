@@ -145,6 +145,9 @@ pub struct InspectArgs {
     /// The medium: an ISO (or the volumes of a set), USB image or device, folder or WIM.
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
+    /// The media password opens password-protected settings.
+    #[command(flatten)]
+    pub password: PasswordArgs,
     /// Print the result as JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -190,9 +193,14 @@ pub struct CreateArgs {
     /// Print a machine-readable summary on stdout.
     #[arg(long)]
     pub json: bool,
-    /// A password (from a file or a variable) protects the medium.
+    /// A password (from a file or a variable) protects the medium's
+    /// settings (`Variables.dat`, `Policy.xml`).
     #[command(flatten)]
     pub password: PasswordArgs,
+    /// Also encrypt the package content with the password (a medium for
+    /// transport, restored with `tsmedia decrypt` before use).
+    #[arg(long)]
+    pub encrypt_content: bool,
     /// WIM compression (wim format).
     #[arg(long, value_enum, default_value = "xpress")]
     pub compression: CompressionArg,

@@ -150,3 +150,32 @@ pub fn media_pfx(data: &[u8]) {
     // Past the MAC, so that mutations reach the safes, bags and keys.
     let _ = read_pfx_limited(data, "fuzz", 2048, false);
 }
+
+/// The product's settings files: an encrypted envelope (opened with the
+/// default password, then its text read as media variables and as a
+/// policy), the same readers on the bytes as plain UTF-8 and UTF-16 text,
+/// and `TsmBootstrap.ini` / `MediaLabel.txt`.
+pub fn settings(data: &[u8]) {
+    use crate::configmgr::{envelope, files, media_vars::MediaVars, policy::TaskSequencePolicy};
+    let read_text = |text: &str| {
+        let _ = MediaVars::parse(text);
+        if let Ok(p) = TaskSequencePolicy::parse(text) {
+            let _ = p.step_count();
+        }
+        let _ = crate::configmgr::policy::extract_sequence(text);
+    };
+    let _ = envelope::alg_of(data);
+    if let Ok((_, plain)) = envelope::open(data, envelope::DEFAULT_PASSWORD) {
+        if let Some(t) = envelope::decode_text(&plain) {
+            read_text(&t);
+        }
+    }
+    if let Ok(t) = std::str::from_utf8(data) {
+        read_text(t);
+    }
+    if let Some(t) = envelope::decode_text(data) {
+        read_text(&t);
+    }
+    let _ = files::BootstrapIni::parse(data);
+    let _ = files::parse_media_label(data);
+}

@@ -41,6 +41,13 @@ pub struct Outcome {
     pub encrypted_files: usize,
     /// Whether encrypted files were decrypted and checked too.
     pub decrypted: bool,
+    /// Whether the medium carries a tsmedia manifest (media the product
+    /// made have none: then files are read, not compared).
+    pub tsmedia_manifest: bool,
+    /// How `Variables.dat` opened.
+    pub variables: String,
+    /// How `Policy.xml` opened, when there is one.
+    pub policy: Option<String>,
     pub problems: Vec<Finding>,
 }
 
@@ -82,7 +89,7 @@ pub fn open_key(m: &dyn Medium, man: &Manifest, password: &str) -> Result<Key> {
     let enc = man
         .encryption
         .as_ref()
-        .context("the medium is not password protected")?;
+        .context("the medium's content is not encrypted (only media built with --encrypt-content need `tsmedia decrypt`; its settings files open with `inspect --password-*`)")?;
     let mut b = Vec::new();
     m.open(&enc.key_header)
         .and_then(|r| r.take(4096).read_to_end(&mut b))
@@ -91,14 +98,28 @@ pub fn open_key(m: &dyn Medium, man: &Manifest, password: &str) -> Result<Key> {
     Ok(h.open(password.as_bytes())?)
 }
 
-/// Verifies `m`. `key` (from [`open_key`]) also checks decrypted content.
-pub fn verify(m: &dyn Medium, key: Option<&Key>, quiet: bool) -> Result<Outcome> {
+/// Verifies `m`. `key` (from [`open_key`]) also checks decrypted content;
+/// `password` opens password-protected settings files.
+pub fn verify(
+    m: &dyn Medium,
+    key: Option<&Key>,
+    password: Option<&str>,
+    quiet: bool,
+) -> Result<Outcome> {
     let mut problems = Vec::new();
     for p in m.check() {
         problems.push(Finding {
             path: p.what,
             expected: p.expected,
             found: p.found,
+        });
+    }
+    let settings = crate::read::settings::read(m, password);
+    for p in &settings.problems {
+        problems.push(Finding {
+            path: p.path.clone(),
+            expected: p.expected.clone(),
+            found: p.found.clone(),
         });
     }
     let on_medium: HashMap<String, crate::read::MediumFile> = m
@@ -112,12 +133,22 @@ pub fn verify(m: &dyn Medium, key: Option<&Key>, quiet: bool) -> Result<Outcome>
         bytes_checked: 0,
         encrypted_files: 0,
         decrypted: key.is_some(),
+        tsmedia_manifest: true,
+        variables: settings.variables.clone(),
+        policy: settings.policy.clone(),
         problems: Vec::new(),
     };
     let man = match read_manifest(m) {
         Ok(man) => man,
         Err(f) => {
-            problems.push(f);
+            let product_media = settings.media_type.is_some() || settings.media_guid.is_some();
+            if f.found.starts_with("none") && product_media {
+                // Made by the product: structure, settings, and every file readable.
+                out.tsmedia_manifest = false;
+                read_all(m, &mut out, &mut problems, quiet)?;
+            } else {
+                problems.push(f);
+            }
             out.problems = problems;
             return Ok(out);
         }
@@ -263,6 +294,46 @@ pub fn verify(m: &dyn Medium, key: Option<&Key>, quiet: bool) -> Result<Outcome>
     }
     out.problems = problems;
     Ok(out)
+}
+
+/// Reads every file of a medium without a manifest: each must read to its end.
+fn read_all(
+    m: &dyn Medium,
+    out: &mut Outcome,
+    problems: &mut Vec<Finding>,
+    quiet: bool,
+) -> Result<()> {
+    let files = m.files();
+    let total: u64 = files.iter().map(|f| f.size).sum();
+    let progress = Progress::bytes(total, "reading", quiet);
+    for f in &files {
+        crate::io::cancel::check()?;
+        let res = m.open(&f.path).and_then(|r| {
+            let mut c = Counted {
+                inner: r,
+                progress: &progress,
+            };
+            std::io::copy(&mut c, &mut std::io::sink())
+        });
+        match res {
+            Ok(n) if n == f.size => {
+                out.files_checked += 1;
+                out.bytes_checked += n;
+            }
+            Ok(n) => problems.push(Finding {
+                path: f.path.clone(),
+                expected: format!("{} bytes", f.size),
+                found: format!("{n} bytes read"),
+            }),
+            Err(e) => problems.push(Finding {
+                path: f.path.clone(),
+                expected: "a readable file".into(),
+                found: format!("read error: {e}"),
+            }),
+        }
+    }
+    progress.finish();
+    Ok(())
 }
 
 struct Counted<'a, R> {

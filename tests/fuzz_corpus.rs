@@ -9,7 +9,7 @@ use tsmedia::fuzz_targets;
 
 type Target = fn(&[u8]);
 
-const TARGETS: [(&str, Target); 11] = [
+const TARGETS: [(&str, Target); 12] = [
     ("profile", fuzz_targets::profile),
     ("decrypt", fuzz_targets::decrypt),
     ("key_header", fuzz_targets::key_header),
@@ -21,6 +21,7 @@ const TARGETS: [(&str, Target); 11] = [
     ("authenticode", fuzz_targets::authenticode),
     ("fat", fuzz_targets::fat),
     ("media_pfx", fuzz_targets::media_pfx),
+    ("settings", fuzz_targets::settings),
 ];
 
 fn root() -> PathBuf {

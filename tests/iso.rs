@@ -568,6 +568,7 @@ fn a_wim_larger_than_a_volume_is_split_on_password_protected_sets_too() {
     let p = profile(tmp.path(), "standalone", |v| {
         v["media"]["size"] = "cd".into();
         v["media"]["password_protected"] = true.into();
+        v["media"]["encrypt_content"] = true.into();
         v["os_image"]["path"] = wim.to_str().unwrap().into();
     });
     let pw = tmp.path().join("pw.txt");
@@ -628,7 +629,7 @@ fn a_wim_larger_than_a_volume_is_split_on_password_protected_sets_too() {
     assert!(!v.contains("FAIL"), "{v}");
 
     // Decrypted, the parts are a split WIM wimlib accepts, and Policy.xml
-    // names the first part.
+    // (under the password) names the OS image's package folder.
     let dec = tmp.path().join("dec");
     run_ok(
         tsmedia()
@@ -645,8 +646,11 @@ fn a_wim_larger_than_a_volume_is_split_on_password_protected_sets_too() {
         .arg(&first)
         .arg("--ref")
         .arg(dec.join("SMS/PKG/TSM00001/install*.swm")));
-    let policy = std::fs::read_to_string(dec.join("SMS/data/Policy.xml")).unwrap();
-    assert!(policy.contains("install.swm"), "{policy}");
+    let policy = common::settings_text(&dec.join("SMS/data/Policy.xml"), "a long enough password");
+    assert!(
+        policy.contains("<value>SMS/PKG/TSM00001</value>"),
+        "{policy}"
+    );
     assert!(!policy.contains("install.wim"), "{policy}");
 }
 

@@ -237,9 +237,9 @@ fn capture_media_carries_its_settings_and_no_secret() {
     let tmp = scratch("capture");
     let out = tmp.path().join("m");
     build("examples/capture.json", "folder", &out, &[]);
-    let vars = std::fs::read_to_string(out.join("SMS/data/Variables.dat")).unwrap();
+    let vars = settings_text(&out.join("SMS/data/Variables.dat"), DEFAULT_PASSWORD);
     assert!(
-        vars.contains("<var name=\"_SMSTSMediaType\">CaptureMedia</var>"),
+        vars.contains("<var name=\"_SMSTSMediaType\"><![CDATA[CaptureMedia]]></var>"),
         "{vars}"
     );
     assert!(vars.contains("_SMSTSCaptureDestination"), "{vars}");
@@ -249,7 +249,7 @@ fn capture_media_carries_its_settings_and_no_secret() {
         "{vars}"
     );
     assert!(
-        !vars.to_lowercase().contains("password\">p"),
+        !vars.to_lowercase().contains("password\"><![cdata[p"),
         "no password value"
     );
     // Capture media has no content and no task sequence policy.

@@ -138,8 +138,9 @@ fn every_media_type_writes_a_folder_matching_its_sources() {
         // Settings every medium has.
         let ini = std::fs::read_to_string(out.join("SMS/data/TsmBootstrap.ini")).unwrap();
         assert!(ini.contains("[MediaInfo]"));
-        let vars = std::fs::read_to_string(out.join("SMS/data/Variables.dat")).unwrap();
-        assert!(vars.contains("<var name=\"_SMSTSMediaType\">"));
+        let vars = settings_text(&out.join("SMS/data/Variables.dat"), DEFAULT_PASSWORD);
+        assert!(vars.contains("<var name=\"_SMSTSMediaType\">"), "{vars}");
+        assert!(out.join("MediaLabel.txt").exists());
         // The marker from extra_files sits at the root.
         assert_eq!(
             sha256_file(&out.join("tsmedia.marker")),
@@ -187,10 +188,17 @@ fn standalone_content_is_byte_identical_to_the_package_sources() {
         sha256_file(&out.join("SMS/PKG/TSM00001/install.wim")),
         sha256_file(&fx.join("install.wim"))
     );
-    let policy = std::fs::read_to_string(out.join("SMS/data/Policy.xml")).unwrap();
-    assert!(policy.contains("<TaskSequence id=\"TSM00010\""));
-    assert!(policy.contains("path=\"/SMS/PKG/TSM00003\""));
-    assert!(policy.contains("<OperatingSystemImage id=\"TSM00001\" index=\"1\""));
+    let vars = settings_text(&out.join("SMS/data/Variables.dat"), DEFAULT_PASSWORD);
+    let guid = vars
+        .split("<var name=\"_SMSMediaGuid\"><![CDATA[")
+        .nth(1)
+        .and_then(|r| r.split("]]>").next())
+        .unwrap()
+        .to_string();
+    let policy = settings_text(&out.join("SMS/data/Policy.xml"), &guid);
+    assert!(policy.contains("<property name=\"PKG_PackageID\" type=\"8\"><value>TSM00010</value>"));
+    assert!(policy.contains("<value>SMS/PKG/TSM00003</value>"));
+    assert!(policy.contains("<value>TSM00001</value>"));
 }
 
 #[test]

@@ -605,7 +605,8 @@ fn wims_over_the_limit_become_swm_parts_on_the_medium() {
         })
         .collect();
     verify_parts(&files);
-    // The task sequence names the first part.
+    // The policy (under the media GUID) names the OS image's package
+    // folder, which the parts leave as it was.
     let policy = plan
         .entries
         .iter()
@@ -614,11 +615,9 @@ fn wims_over_the_limit_become_swm_parts_on_the_medium() {
     let tsmedia::plan::Source::Bytes(b) = &policy.source else {
         panic!()
     };
-    let text = String::from_utf8_lossy(b);
-    assert!(
-        text.contains("path=\"/SMS/PKG/TSM00001/install.swm\""),
-        "{text}"
-    );
+    let (_, plain) = tsmedia::configmgr::envelope::open(b, &plan.media_guid).unwrap();
+    let text = tsmedia::configmgr::envelope::decode_text(&plain).unwrap();
+    assert!(text.contains("<value>SMS/PKG/TSM00001</value>"), "{text}");
     assert_eq!(b.len() as u64, policy.size);
 
     // Written to an image, the parts come back out identical and valid.

@@ -114,10 +114,41 @@ fn folder_media_verify_clean_and_report_each_damage() {
         &|m| std::fs::write(m.join("stray.txt"), "x").unwrap(),
         "stray.txt",
     );
+    // Without a manifest and without the product's settings, it is no medium.
     case(
         "nomanifest",
-        &|m| std::fs::remove_file(m.join("SMS/data/tsmedia-manifest.json")).unwrap(),
+        &|m| {
+            std::fs::remove_file(m.join("SMS/data/tsmedia-manifest.json")).unwrap();
+            std::fs::remove_file(m.join("SMS/data/TsmBootstrap.ini")).unwrap();
+            std::fs::remove_file(m.join("SMS/data/Variables.dat")).unwrap();
+        },
         "SMS/data/tsmedia-manifest.json",
+    );
+    // Without a manifest, as the product makes media: structure and
+    // settings are checked, and every file read; exit 0 when readable.
+    let product = tmp.path().join("product");
+    copy_tree(&good, &product);
+    std::fs::remove_file(product.join("SMS/data/tsmedia-manifest.json")).unwrap();
+    let o = verify(&[&product], &[]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.contains("no tsmedia manifest"), "{out}");
+    assert!(
+        out.contains("Variables.dat opened with the default password"),
+        "{out}"
+    );
+    let o = run_ok(tsmedia().args(["inspect", "--json"]).arg(&product));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["tsmedia_manifest"], false);
+    assert_eq!(v["media_type"], "standalone");
+    assert_eq!(v["task_sequence"]["id"], "TSM00010");
+    case(
+        "product-damaged-vars",
+        &|m| {
+            std::fs::remove_file(m.join("SMS/data/tsmedia-manifest.json")).unwrap();
+            flip(&m.join("SMS/data/Variables.dat"), 40);
+        },
+        "SMS/data/Variables.dat",
     );
     case(
         "truncated",
@@ -206,28 +237,28 @@ fn encrypted_media_round_trip_and_refuse_tampering() {
         "examples/standalone.json",
         "folder",
         &folder,
-        &["--password-file", pws],
+        &["--password-file", pws, "--encrypt-content"],
     );
     let wim = tmp.path().join("enc.wim");
     build(
         "examples/standalone.json",
         "wim",
         &wim,
-        &["--password-file", pws],
+        &["--password-file", pws, "--encrypt-content"],
     );
     let iso = tmp.path().join("enc.iso");
     build(
         "examples/standalone.json",
         "iso",
         &iso,
-        &["--password-file", pws],
+        &["--password-file", pws, "--encrypt-content"],
     );
     let usb = tmp.path().join("enc.img");
     build(
         "examples/standalone.json",
         "usb-image",
         &usb,
-        &["--password-file", pws],
+        &["--password-file", pws, "--encrypt-content"],
     );
 
     // No plaintext of a package file anywhere on the media.
@@ -293,7 +324,8 @@ fn encrypted_media_round_trip_and_refuse_tampering() {
             sha256_file(&out.join("SMS/PKG/TSM00001/install.wim")),
             sha256_file(&fx.join("install.wim"))
         );
-        let vars = std::fs::read_to_string(out.join("SMS/data/Variables.dat")).unwrap();
+        // Settings files keep the product's own encryption, under the password.
+        let vars = settings_text(&out.join("SMS/data/Variables.dat"), PASSWORD);
         assert!(vars.contains("OSDComputerName"));
     }
 

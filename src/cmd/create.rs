@@ -38,6 +38,9 @@ pub fn run(g: &Global, a: CreateArgs) -> Result<i32> {
     if pw_src.is_given() {
         loaded.profile.media.password_protected = true;
     }
+    if a.encrypt_content {
+        loaded.profile.media.encrypt_content = true;
+    }
     let vp = profile::validate::validate(loaded, a.media_type.map(Into::into))?;
     check_output_against_inputs(&vp, &output)?;
     // Ask for the password before the long work starts.
@@ -48,22 +51,23 @@ pub fn run(g: &Global, a: CreateArgs) -> Result<i32> {
     } else {
         None
     };
+    let encrypt_content = vp.profile().media.encrypt_content;
     let plan = crate::plan::build_with(
         &vp,
         &crate::plan::PlanOptions {
             boot_manager: a.boot_manager.map(Into::into),
+            password: password.clone(),
         },
     )?;
     let plan = match &password {
-        Some(pw) => {
+        Some(pw) if encrypt_content => {
             // FAT32 and ISO volume sets split large WIMs into .swm parts,
-            // which must happen to the plaintext (and renames them in
-            // Policy.xml before it is encrypted); the limits are checked,
+            // which must happen to the plaintext; the limits are checked,
             // and volumes assigned, again on the ciphertext.
             let plan = crate::plan::limits::apply(plan, format)?;
             crate::plan::encrypt::apply(plan, pw, KdfParams::DEFAULT)?
         }
-        None => plan,
+        _ => plan,
     };
     drop(password);
     let plan = crate::plan::limits::apply(plan, format)?;
@@ -103,8 +107,53 @@ pub fn run(g: &Global, a: CreateArgs) -> Result<i32> {
     let needed = plan.total_size();
     let report = write_medium(&plan, format, &output, &opts, &a)
         .map_err(|e| explain_space(e, &output, needed))?;
+    if let Some(der) = plan
+        .media_certificate_der
+        .as_ref()
+        .filter(|d| !d.is_empty())
+    {
+        write_certificate(g, format, &output, der)?;
+    }
     print_report(g, &a, &report)?;
     Ok(0)
+}
+
+/// Where the public media certificate goes: `<output>.media.cer`.
+pub fn certificate_path(output: &std::path::Path) -> PathBuf {
+    let mut name = output.file_name().unwrap_or_default().to_os_string();
+    name.push(".media.cer");
+    output.with_file_name(name)
+}
+
+/// Writes the media certificate (DER) beside the output, through a
+/// temporary name. A USB device has no "beside": the certificate is left
+/// out, with a note.
+fn write_certificate(
+    g: &Global,
+    format: OutputFormat,
+    output: &std::path::Path,
+    der: &[u8],
+) -> Result<()> {
+    use anyhow::Context as _;
+    if format == OutputFormat::UsbDevice {
+        if !g.quiet {
+            eprintln!("note: the media certificate is not written for a USB device; build a usb-image or folder to get <output>.media.cer");
+        }
+        return Ok(());
+    }
+    let path = certificate_path(output);
+    let tmp = path.with_file_name(format!(
+        ".{}.tsmedia-partial-{}",
+        path.file_name().unwrap_or_default().to_string_lossy(),
+        std::process::id()
+    ));
+    std::fs::write(&tmp, der)
+        .and_then(|_| std::fs::rename(&tmp, &path))
+        .inspect_err(|_| {
+            let _ = std::fs::remove_file(&tmp);
+        })
+        .with_context(|| format!("writing the media certificate {}", path.display()))?;
+    Ok(())
 }
 
 /// A write that ran out of space says how much the medium needs.

@@ -46,7 +46,13 @@ pub fn run(cli: Cli) -> i32 {
                 strict: a.strict,
             },
         ),
-        Command::Inspect(a) => inspect::run(&g, &a.paths, a.json, a.secure_boot.dbx.as_deref()),
+        Command::Inspect(a) => inspect::run(
+            &g,
+            &a.paths,
+            a.password.source(),
+            a.json,
+            a.secure_boot.dbx.as_deref(),
+        ),
         Command::Decrypt(a) => decrypt::run(
             &g,
             &a.medium,

@@ -22,6 +22,7 @@ pub fn run(_g: &Global, a: PlanArgs) -> Result<i32> {
                 &vp,
                 &crate::plan::PlanOptions {
                     boot_manager: a.boot_manager.map(Into::into),
+                    ..Default::default()
                 },
             )
         })

@@ -43,7 +43,7 @@ pub fn template(t: MediaType) -> String {
                  \"site\": {\n    \"code\": \"P01\",\n    \"management_points\": [\"https://mp.corp.example\"],\n    \
                  \"mode\": \"dynamic\",\n    \"root_certificates\": [],\n    \
                  \"media_certificate\": { \"self_signed\": { \"start\": \"2026-01-01\", \"expiry\": \"2027-01-01\" } }\n  },\n  \
-                 \"media\": { \"unattended\": false, \"unknown_computer_support\": true, \"user_device_affinity\": \"none\", \"size\": \"unlimited\", \"password_protected\": false },\n",
+                 \"media\": { \"unattended\": false, \"unknown_computer_support\": true, \"user_device_affinity\": \"none\", \"size\": \"unlimited\", \"password_protected\": false, \"cipher\": \"aes-128\" },\n",
             );
         }
         MediaType::Standalone => s.push_str(
@@ -52,7 +52,7 @@ pub fn template(t: MediaType) -> String {
              // Every package the task sequence references: kind is application, package or driver.\n  \
              \"packages\": [\n    { \"id\": \"TSM00002\", \"name\": \"Tools\", \"kind\": \"package\", \"source\": \"packages/tools\" }\n  ],\n  \
              // Optional validity window; size is cd, dvd, dvd-dl or unlimited.\n  \
-             \"media\": { \"unattended\": false, \"start\": \"2026-01-01\", \"expiry\": \"2027-01-01\", \"size\": \"unlimited\", \"password_protected\": false },\n",
+             \"media\": { \"unattended\": false, \"start\": \"2026-01-01\", \"expiry\": \"2027-01-01\", \"size\": \"unlimited\", \"password_protected\": false, \"cipher\": \"aes-128\" },\n",
         ),
     }
     if t != MediaType::Capture {

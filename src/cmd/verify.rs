@@ -26,19 +26,24 @@ pub fn run(
 ) -> Result<i32> {
     let dbx = crate::secureboot::Dbx::load(sbo.dbx.as_deref())?;
     let m = crate::read::open::open(paths)?;
-    let key = if pw.is_given() {
-        let man = crate::verify::read_manifest(m.as_ref());
-        match man {
-            Ok(man) => {
-                let p = password::get(&pw, false)?;
-                Some(crate::verify::open_key(m.as_ref(), &man, &p)?)
-            }
-            Err(_) => None,
-        }
+    let password = if pw.is_given() {
+        Some(password::get(&pw, false)?)
     } else {
         None
     };
-    let out = crate::verify::verify(m.as_ref(), key.as_ref(), g.quiet || json)?;
+    // The password also opens encrypted content, when the medium has some.
+    let key = match (&password, crate::verify::read_manifest(m.as_ref())) {
+        (Some(p), Ok(man)) if man.encryption.is_some() => {
+            Some(crate::verify::open_key(m.as_ref(), &man, p)?)
+        }
+        _ => None,
+    };
+    let out = crate::verify::verify(
+        m.as_ref(),
+        key.as_ref(),
+        password.as_ref().map(|p| p.as_str()),
+        g.quiet || json,
+    )?;
     let sb = crate::secureboot::report::from_medium(m.as_ref(), &dbx);
     if json {
         let mut v = serde_json::to_value(&out)?;
@@ -50,6 +55,17 @@ pub fn run(
         for p in &out.problems {
             println!("{p}");
         }
+        if !out.tsmedia_manifest {
+            println!("{}: no tsmedia manifest (made by the product?): structure and settings checked, every file read", out.medium);
+        }
+        println!(
+            "settings: Variables.dat {}{}",
+            out.variables,
+            out.policy
+                .as_ref()
+                .map(|p| format!("; Policy.xml {p}"))
+                .unwrap_or_default()
+        );
         for l in sb.text_lines() {
             println!("{l}");
         }

@@ -1,7 +1,8 @@
-//! Password protection of a plan: content under `SMS/PKG`, and the
-//! variables and policy under `SMS/data`, become encrypted entries; the
-//! wrapped media key is added as `SMS/data/tsmedia-key.bin`. Boot files stay
-//! in the clear (firmware must read them); names on the medium are unchanged.
+//! Content encryption of a plan (`media.encrypt_content`): content under
+//! `SMS/PKG` becomes encrypted entries; the wrapped media key is added as
+//! `SMS/data/tsmedia-key.bin`. Boot files stay in the clear (firmware must
+//! read them), and so do the settings files, which carry the product's own
+//! encryption; names on the medium are unchanged.
 
 use std::sync::Arc;
 
@@ -19,8 +20,7 @@ pub const KEY_PATH: &str = "SMS/data/tsmedia-key.bin";
 
 /// Whether a medium path is encrypted on protected media.
 pub fn is_protected(path: &str) -> bool {
-    let u = path.to_ascii_uppercase();
-    u.starts_with("SMS/PKG/") || u == "SMS/DATA/VARIABLES.DAT" || u == "SMS/DATA/POLICY.XML"
+    path.to_ascii_uppercase().starts_with("SMS/PKG/")
 }
 
 /// Encrypts the protected entries of `plan` under `password`.

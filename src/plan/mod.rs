@@ -18,6 +18,10 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
+use crate::configmgr::{
+    self,
+    policy::{PackageKind, PackageOnMedium},
+};
 use crate::manifest::{self, ProfileIdentity};
 use crate::profile::validate::normalize_target;
 use crate::profile::{
@@ -210,6 +214,9 @@ pub struct Plan {
     pub scratch: Option<Arc<tempfile::TempDir>>,
     /// Every package on the medium: origin and the steps referencing it.
     pub packages: Vec<packages::PackageRecord>,
+    /// DER of the media certificate carried in `Variables.dat` (written
+    /// beside the output as `<output>.media.cer`).
+    pub media_certificate_der: Option<Arc<[u8]>>,
 }
 
 /// (path on the medium, path inside the boot image, required)
@@ -460,10 +467,13 @@ impl Builder {
 }
 
 /// Choices made on the command line that override the profile.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct PlanOptions {
     /// `--boot-manager`.
     pub boot_manager: Option<BootManager>,
+    /// The media password: it protects `Variables.dat` and `Policy.xml`.
+    /// Without it they use the product's default password and the media GUID.
+    pub password: Option<zeroize::Zeroizing<String>>,
 }
 
 /// Resolves a valid profile into a plan with the profile's own choices.
@@ -727,6 +737,14 @@ pub fn build_with(vp: &ValidProfile, opts: &PlanOptions) -> Result<Plan> {
         }
     }
     let mut on_medium = Vec::new();
+    if let (Some(os), Some(_)) = (&p.os_image, &os_path) {
+        on_medium.push(PackageOnMedium {
+            id: os.id.clone(),
+            name: os.id.clone(),
+            kind: PackageKind::OsImage,
+            path: format!("SMS/PKG/{}", os.id),
+        });
+    }
     for r in resolution.packages {
         let pkg = r.medium;
         if pkg.id.eq_ignore_ascii_case(PRESTART_ID) {
@@ -764,7 +782,16 @@ pub fn build_with(vp: &ValidProfile, opts: &PlanOptions) -> Result<Plan> {
             }
         }
         records.push(r.record);
-        on_medium.push(pkg);
+        on_medium.push(PackageOnMedium {
+            id: pkg.id,
+            name: pkg.name,
+            kind: match pkg.kind {
+                crate::profile::PackageKind::Application => PackageKind::Application,
+                crate::profile::PackageKind::Package => PackageKind::Package,
+                crate::profile::PackageKind::Driver => PackageKind::Driver,
+            },
+            path: pkg.path,
+        });
     }
     let mut prestart_path = None;
     if let Some(files) = p.prestart.as_ref().and_then(|ps| ps.files.as_ref()) {
@@ -777,24 +804,39 @@ pub fn build_with(vp: &ValidProfile, opts: &PlanOptions) -> Result<Plan> {
         );
         prestart_path = Some(dest);
     }
+    if let Some(dir) = &p.client_binaries {
+        b.add_tree(
+            "client_binaries",
+            &vp.resolve(dir),
+            configmgr::CLIENT_BIN_PATH,
+            Group::Boot,
+        );
+    }
 
-    // Settings.
-    let paths = generated::Paths {
-        os_image: os_path.as_deref(),
+    // Settings, in the product's formats.
+    let media_certificate = generated::media_certificate(vp, &media_guid)?;
+    let inp = generated::SettingsInput {
+        media_guid: &media_guid,
+        password: opts.password.as_ref().map(|p| p.as_str()),
         packages: &on_medium,
         prestart: prestart_path.as_deref(),
+        certificate: media_certificate.as_ref(),
     };
+    b.generated(configmgr::BOOTSTRAP_PATH, generated::bootstrap_ini(vp));
+    let vars = generated::variables_dat(vp, &inp).context("writing media variables")?;
+    b.generated(configmgr::VARIABLES_PATH, vars);
+    if let Some(policy) = generated::policy_xml(vp, &inp).context("reading the task sequence")? {
+        b.generated(configmgr::POLICY_PATH, policy);
+    }
     b.generated(
-        "SMS/data/TsmBootstrap.ini",
-        generated::bootstrap_ini(vp, &media_guid),
+        configmgr::LABEL_PATH,
+        configmgr::files::media_label(&p.label),
     );
-    let vars =
-        generated::variables_dat(vp, &media_guid, &paths).context("writing media variables")?;
-    b.generated("SMS/data/Variables.dat", vars);
-    if let Some(policy) =
-        generated::policy_xml(vp, &media_guid, &paths).context("reading the task sequence")?
-    {
-        b.generated("SMS/data/Policy.xml", policy);
+    if p.media.autorun {
+        b.generated(
+            configmgr::AUTORUN_PATH,
+            configmgr::files::autorun_inf(&p.label),
+        );
     }
 
     // Extra files.
@@ -899,19 +941,28 @@ pub fn build_with(vp: &ValidProfile, opts: &PlanOptions) -> Result<Plan> {
             .site
             .as_ref()
             .and_then(|s| s.media_certificate.as_ref())
-            .map(|c| match c {
-                crate::profile::MediaCertificate::Pfx(_) => manifest::CertificateInfo {
-                    kind: "pfx".into(),
-                    subject: None,
-                    start: None,
-                    expiry: None,
-                },
-                crate::profile::MediaCertificate::SelfSigned(_) => manifest::CertificateInfo {
-                    kind: "self-signed".into(),
-                    subject: Some(format!("CN=tsmedia {} {}", p.label, media_guid)),
-                    start: vp.dates.cert_start.map(generated::rfc3339),
-                    expiry: vp.dates.cert_expiry.map(generated::rfc3339),
-                },
+            .map(|c| {
+                let info = media_certificate.as_ref().map(|m| &m.info);
+                let known = |f: fn(&crate::configmgr::certificate::CertInfo) -> OffsetDateTime| {
+                    info.filter(|i| !i.subject.is_empty())
+                        .map(|i| generated::rfc3339(f(i)))
+                };
+                match c {
+                    crate::profile::MediaCertificate::Pfx(_) => manifest::CertificateInfo {
+                        kind: "pfx".into(),
+                        subject: info
+                            .filter(|i| !i.subject.is_empty())
+                            .map(|i| i.subject.clone()),
+                        start: known(|i| i.not_before),
+                        expiry: known(|i| i.not_after),
+                    },
+                    crate::profile::MediaCertificate::SelfSigned(_) => manifest::CertificateInfo {
+                        kind: "self-signed".into(),
+                        subject: info.map(|i| i.subject.clone()),
+                        start: vp.dates.cert_start.map(generated::rfc3339),
+                        expiry: vp.dates.cert_expiry.map(generated::rfc3339),
+                    },
+                }
             }),
         image_info: Some(ImageInfo {
             name: p
@@ -929,6 +980,7 @@ pub fn build_with(vp: &ValidProfile, opts: &PlanOptions) -> Result<Plan> {
         boot,
         scratch: Some(scratch),
         packages: records,
+        media_certificate_der: media_certificate.map(|c| c.der.into()),
     };
     plan.size_manifest();
     Ok(plan)

@@ -280,6 +280,7 @@ mod tests {
             boot: Default::default(),
             scratch: None,
             packages: Vec::new(),
+            media_certificate_der: None,
         }
     }
 

@@ -129,6 +129,10 @@ pub struct Profile {
     /// Files or folders copied onto the medium.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub extra_files: Vec<ExtraFile>,
+    /// A folder of Configuration Manager binaries (a site's OSD `bin/x64`,
+    /// with TSMBAutorun.exe), copied to `SMS/bin/x64`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_binaries: Option<String>,
     /// Default output; `--format` and `--output` override it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output: Option<Output>,
@@ -334,6 +338,31 @@ pub struct Validity {
     pub start: String,
     /// Expiry: `YYYY-MM-DD` or RFC 3339.
     pub expiry: String,
+    /// A PEM file holding the RSA private key to use (for reproducible
+    /// builds); without it a new key comes from the system's random source.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+}
+
+/// Cipher of the encrypted settings files (`Variables.dat`, `Policy.xml`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum SettingsCipher {
+    /// AES-128 (CryptoAPI `CALG_AES_128`).
+    #[default]
+    #[serde(rename = "aes-128")]
+    Aes128,
+    /// AES-256 (CryptoAPI `CALG_AES_256`).
+    #[serde(rename = "aes-256")]
+    Aes256,
+}
+
+impl SettingsCipher {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SettingsCipher::Aes128 => "aes-128",
+            SettingsCipher::Aes256 => "aes-256",
+        }
+    }
 }
 
 /// Whether users may be associated with the device being deployed.
@@ -413,9 +442,21 @@ pub struct MediaOptions {
     /// cd, dvd, dvd-dl or unlimited (ISO output).
     #[serde(default)]
     pub size: MediaSize,
-    /// Protect the medium with a password.
+    /// Protect the medium with a password: `Variables.dat` and `Policy.xml`
+    /// are encrypted with it, and booting asks for it.
     #[serde(default)]
     pub password_protected: bool,
+    /// Also encrypt the package content (for transport: a medium so
+    /// protected must be restored with `tsmedia decrypt` before use).
+    /// Needs a password.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub encrypt_content: bool,
+    /// aes-128 (default) or aes-256: cipher of `Variables.dat` and `Policy.xml`.
+    #[serde(default)]
+    pub cipher: SettingsCipher,
+    /// Write an `autorun.inf` that starts the media from within Windows.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub autorun: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]

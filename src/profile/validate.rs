@@ -635,6 +635,23 @@ pub fn validate(
                 );
                 dates.cert_start = a;
                 dates.cert_expiry = b;
+                if let Some(key) = &s.self_signed.key {
+                    let k = "site.media_certificate.self_signed.key";
+                    if check_source(&mut p, &base, k, key, Want::File) {
+                        let path = resolve(&base, key);
+                        let text = std::fs::read(&path).unwrap_or_default();
+                        let text = String::from_utf8_lossy(&text);
+                        if !(text.contains("-----BEGIN RSA PRIVATE KEY-----")
+                            || text.contains("-----BEGIN PRIVATE KEY-----"))
+                        {
+                            p.add(
+                                k,
+                                format!("{} is not a PEM RSA private key", path.display()),
+                                "give a PEM file (`-----BEGIN PRIVATE KEY-----`), e.g. from `openssl genrsa 2048`, or remove `key` to have a new key made",
+                            );
+                        }
+                    }
+                }
             }
             None => {}
         }
@@ -678,6 +695,17 @@ pub fn validate(
         );
         dates.media_start = a;
         dates.media_expiry = b;
+    }
+
+    if m.encrypt_content && !m.password_protected {
+        p.add(
+            "media.encrypt_content",
+            "encrypting the content needs a password",
+            "set `media.password_protected: true`, or give `--password-file`/`--password-env` to `create`",
+        );
+    }
+    if let Some(dir) = &pr.client_binaries {
+        check_source(&mut p, &base, "client_binaries", dir, Want::Dir);
     }
 
     if let Some(c) = &pr.capture {

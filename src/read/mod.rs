@@ -13,6 +13,7 @@ pub mod fat;
 pub mod folder;
 pub mod iso;
 pub mod open;
+pub mod settings;
 pub mod wimfile;
 
 use std::fmt;

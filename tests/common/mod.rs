@@ -171,3 +171,16 @@ pub fn manifest_listing(
         })
         .collect()
 }
+
+/// The decrypted text of a settings envelope (`Variables.dat`, `Policy.xml`).
+#[allow(dead_code)]
+pub fn settings_text(file: &Path, password: &str) -> String {
+    let b = std::fs::read(file).unwrap_or_else(|e| panic!("read {}: {e}", file.display()));
+    let (_, plain) = tsmedia::configmgr::envelope::open(&b, password)
+        .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    tsmedia::configmgr::envelope::decode_text(&plain).expect("UTF-16 text")
+}
+
+/// The product's default password of `Variables.dat`.
+#[allow(dead_code)]
+pub const DEFAULT_PASSWORD: &str = tsmedia::configmgr::envelope::DEFAULT_PASSWORD;
