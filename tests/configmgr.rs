@@ -300,3 +300,46 @@ fn autorun_and_client_binaries() {
     assert!(!plain.join("autorun.inf").exists());
     run_ok(tsmedia().arg("verify").arg(&m));
 }
+
+/// Unknown computer support with the site's object GUIDs: the third-party
+/// reader finds both variables; a GUID that is not one is a profile error.
+#[test]
+fn unknown_computer_guids_are_media_variables() {
+    fixtures();
+    if !python_ok() {
+        return;
+    }
+    let tmp = scratch("configmgr-unknown");
+    let mut v = example("bootable");
+    v["site"]["unknown_computer_guids"] = serde_json::json!({
+        "x64": "6B2A1C9E-0D4F-4A53-9E3E-1C2D3E4F5A6B",
+        "x86": "{0A1B2C3D-4E5F-4061-8273-9A8B7C6D5E4F}"
+    });
+    let prof = tmp.path().join("p.json");
+    std::fs::write(&prof, serde_json::to_string_pretty(&v).unwrap()).unwrap();
+    let m = tmp.path().join("m");
+    build(&prof.to_string_lossy(), "folder", &m, &[]);
+    let r = read(&m, None).unwrap();
+    assert_eq!(
+        r["variables"]["_SMSTSx64UnknownMachineGUID"],
+        "6B2A1C9E-0D4F-4A53-9E3E-1C2D3E4F5A6B"
+    );
+    assert_eq!(
+        r["variables"]["_SMSTSx86UnknownMachineGUID"],
+        "{0A1B2C3D-4E5F-4061-8273-9A8B7C6D5E4F}"
+    );
+
+    v["site"]["unknown_computer_guids"]["x64"] = "not-a-guid".into();
+    std::fs::write(&prof, serde_json::to_string_pretty(&v).unwrap()).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_tsmedia"))
+        .args(["plan", "--profile"])
+        .arg(&prof)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("site.unknown_computer_guids.x64") && err.contains("is not a GUID"),
+        "{err}"
+    );
+}

@@ -149,6 +149,20 @@ pub fn media_variables(vp: &ValidProfile, inp: &SettingsInput<'_>) -> Result<Med
     if let Some(u) = p.media.unknown_computer_support {
         v.set("_SMSTSUnknownComputerSupport", u.to_string());
     }
+    if let Some(g) = p
+        .site
+        .as_ref()
+        .and_then(|s| s.unknown_computer_guids.as_ref())
+    {
+        for (name, guid) in [
+            ("_SMSTSx64UnknownMachineGUID", &g.x64),
+            ("_SMSTSx86UnknownMachineGUID", &g.x86),
+        ] {
+            if let Some(guid) = guid {
+                v.set(name, guid.trim());
+            }
+        }
+    }
     if let Some(a) = p.media.user_device_affinity {
         v.set("_SMSTSUserDeviceAffinity", a.as_str());
     }

@@ -301,6 +301,21 @@ pub struct Site {
     /// The certificate the medium authenticates with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub media_certificate: Option<MediaCertificate>,
+    /// The GUIDs of the site's "x64 Unknown Computer" and "x86 Unknown
+    /// Computer" objects (unknown computer support), written as given to
+    /// `_SMSTSx64UnknownMachineGUID` / `_SMSTSx86UnknownMachineGUID`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unknown_computer_guids: Option<UnknownComputerGuids>,
+}
+
+/// The site's unknown-computer object GUIDs, per architecture.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UnknownComputerGuids {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub x64: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub x86: Option<String>,
 }
 
 fn dynamic() -> SiteMode {

@@ -657,6 +657,31 @@ pub fn validate(
         }
     }
 
+    if let Some(g) = pr
+        .site
+        .as_ref()
+        .and_then(|s| s.unknown_computer_guids.as_ref())
+    {
+        for (arch, v) in [("x64", &g.x64), ("x86", &g.x86)] {
+            if let Some(v) = v {
+                if !is_guid(v) {
+                    p.add(
+                        &format!("site.unknown_computer_guids.{arch}"),
+                        format!("`{v}` is not a GUID"),
+                        "copy the GUID of the site's unknown computer object, like 6b2a1c9e-0d4f-4a53-9e3e-1c2d3e4f5a6b (braces optional)",
+                    );
+                }
+            }
+        }
+        if pr.media.unknown_computer_support == Some(false) {
+            p.add(
+                "site.unknown_computer_guids",
+                "the media do not support unknown computers (`media.unknown_computer_support` is false)",
+                "remove `unknown_computer_guids`, or set `media.unknown_computer_support` to true",
+            );
+        }
+    }
+
     let m = &pr.media;
     if !r.affinity {
         if m.unknown_computer_support.is_some() {
@@ -799,4 +824,18 @@ mod tests {
         assert!(parse_date("31/01/2026").is_none());
         assert!(parse_date("2026-02-30").is_none());
     }
+}
+
+/// A GUID as text: 32 hex digits in 8-4-4-4-12 groups, braces optional.
+fn is_guid(s: &str) -> bool {
+    let s = s
+        .strip_prefix('{')
+        .and_then(|x| x.strip_suffix('}'))
+        .unwrap_or(s);
+    let parts: Vec<&str> = s.split('-').collect();
+    parts.len() == 5
+        && parts
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(p, n)| p.len() == n && p.chars().all(|c| c.is_ascii_hexdigit()))
 }
