@@ -6,6 +6,7 @@
 //! plan on a disk of some size and writes it.
 
 pub mod blockio;
+pub mod boot;
 pub mod device;
 pub mod fat32;
 pub mod partition;
