@@ -1061,6 +1061,7 @@ fn a_failed_write_leaves_no_partition_table() {
         allow_non_removable: true,
         yes: true,
         verify: true,
+        verify_image: false,
     };
     let err = tsmedia::write::usb::write_device(&plan, &lo.dev, &opts, &usb)
         .expect_err("the write fails");

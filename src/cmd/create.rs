@@ -136,6 +136,7 @@ fn write_medium(
                 allow_non_removable: a.allow_non_removable,
                 yes: a.yes,
                 verify: !a.no_verify,
+                verify_image: false,
             };
             if format == OutputFormat::UsbImage {
                 write::usb::write_image(plan, output, opts, &usb_opts)?

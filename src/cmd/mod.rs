@@ -6,6 +6,7 @@ pub mod inspect;
 pub mod plan;
 pub mod profile;
 pub mod verify;
+pub mod write;
 
 use crate::cli::{Cli, Command, ProfileCommand};
 use crate::error::exit_code;
@@ -44,6 +45,7 @@ pub fn run(cli: Cli) -> i32 {
             a.force,
             a.json,
         ),
+        Command::Write(a) => write::run(&g, a),
     };
     match r {
         Ok(code) => code,

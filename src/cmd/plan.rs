@@ -30,10 +30,21 @@ pub fn run(_g: &Global, a: PlanArgs) -> Result<i32> {
             return Err(e);
         }
     };
+    let usb = matches!(format, OutputFormat::UsbImage | OutputFormat::UsbDevice);
+    let boot_note = usb.then(|| {
+        let has_bootmgr = plan
+            .entries
+            .iter()
+            .any(|e| e.path.eq_ignore_ascii_case("bootmgr"));
+        crate::usb::boot::boot_note(a.partition_table, has_bootmgr)
+    });
     if a.json {
         let mut v = serde_json::to_value(plan.view())?;
         v["ok"] = true.into();
         v["problems"] = serde_json::json!([]);
+        let (warnings, notes): (Vec<_>, Vec<_>) = boot_note.iter().partition(|(w, _)| *w);
+        v["warnings"] = warnings.iter().map(|(_, t)| t.clone()).collect();
+        v["notes"] = notes.iter().map(|(_, t)| t.clone()).collect();
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(0);
     }
@@ -50,6 +61,11 @@ pub fn run(_g: &Global, a: PlanArgs) -> Result<i32> {
     }
     if let Some(u) = &plan.boot.uefi {
         println!("UEFI boot: /{u}");
+    }
+    match &boot_note {
+        Some((true, t)) => println!("warning: {t}"),
+        Some((false, t)) => println!("{t}"),
+        None => {}
     }
     let w = plan
         .entries

@@ -3,6 +3,7 @@
 //! Writers consume a [`Plan`] and know nothing of profiles.
 
 pub mod encrypt;
+pub mod from_image;
 pub mod generated;
 pub mod limits;
 pub mod volumes;
@@ -36,6 +37,18 @@ pub enum Source {
     /// Small bytes still being computed on another thread (the wrapped media
     /// key, while the password's key derivation runs); reading waits.
     Deferred(Arc<Deferred>),
+    /// A file inside an image (an ISO being written to a USB medium):
+    /// pieces of the image file, streamed in order.
+    ImageFile(Arc<ImageFile>),
+}
+
+/// Where the bytes of a file inside an image lie.
+#[derive(Debug)]
+pub struct ImageFile {
+    pub image: PathBuf,
+    pub image_len: u64,
+    pub pieces: Vec<crate::read::extent::Piece>,
+    pub size: u64,
 }
 
 type DeferredJob = std::thread::JoinHandle<Result<Vec<u8>, String>>;
@@ -162,6 +175,10 @@ pub struct Plan {
     pub boot: BootFiles,
     /// Holds files extracted from WIMs for as long as the plan lives.
     pub scratch: Option<Arc<tempfile::TempDir>>,
+    /// SHA-256 that files must have once written (a copied medium's own
+    /// manifest): a writer that hashes files fails, naming the file, before
+    /// it writes the last one.
+    pub expected_sha256: Option<Arc<HashMap<String, [u8; 32]>>>,
 }
 
 /// (path on the medium, path inside the boot image, required)
@@ -662,6 +679,7 @@ pub fn build(vp: &ValidProfile) -> Result<Plan> {
         empty_dirs,
         boot,
         scratch: Some(scratch),
+        expected_sha256: None,
     };
     plan.size_manifest();
     Ok(plan)

@@ -277,6 +277,7 @@ mod tests {
             empty_dirs: Vec::new(),
             boot: Default::default(),
             scratch: None,
+            expected_sha256: None,
         }
     }
 

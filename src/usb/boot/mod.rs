@@ -37,6 +37,27 @@ pub fn vbr_stage2() -> &'static [u8; 512] {
     VBR[512..].try_into().expect("1024-byte VBR")
 }
 
+/// How a USB medium with a `kind` table boots, for `plan` and `write`:
+/// (whether it is a warning, the text). `has_bootmgr`: the medium has
+/// `bootmgr` at its root.
+pub fn boot_note(kind: crate::usb::partition::TableKind, has_bootmgr: bool) -> (bool, String) {
+    use crate::usb::partition::TableKind;
+    match (kind, has_bootmgr) {
+        (TableKind::Gpt, _) => (
+            false,
+            "GPT USB media boot UEFI only (a BIOS passes them over); --partition-table mbr boots BIOS machines too".into(),
+        ),
+        (TableKind::Mbr, true) => (
+            false,
+            "BIOS boot of the USB medium: MBR code -> active FAT32 partition's boot code -> /bootmgr".into(),
+        ),
+        (TableKind::Mbr, false) => (
+            true,
+            "the medium has no /bootmgr, so this MBR USB medium boots UEFI only".into(),
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
