@@ -183,7 +183,8 @@ pub struct Plan {
 
 /// (path on the medium, path inside the boot image, required)
 pub const BOOT_FILES: &[(&str, &str, bool)] = &[
-    ("bootmgr", "Windows/Boot/PCAT/bootmgr", true),
+    // Optional: without it, MBR USB media boot UEFI only (`plan` warns).
+    ("bootmgr", "Windows/Boot/PCAT/bootmgr", false),
     ("bootmgr.efi", "Windows/Boot/EFI/bootmgr.efi", true),
     ("boot/BCD", "Windows/Boot/DVD/PCAT/BCD", true),
     ("boot/boot.sdi", "Windows/Boot/DVD/PCAT/boot.sdi", true),
