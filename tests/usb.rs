@@ -1107,7 +1107,11 @@ fn usb_images_of_every_example_boot_bios_and_uefi() {
         create_ok(&p, &img, &["--format", "usb-image"]);
         // MBR: BIOS (MBR code, FAT32 boot code, bootmgr) as an IDE disk and
         // as a USB stick; UEFI as a USB stick.
-        for (mode, bus) in [("bios-hdd", "ide"), ("bios-hdd", "usb"), ("uefi-hdd", "usb")] {
+        for (mode, bus) in [
+            ("bios-hdd", "ide"),
+            ("bios-hdd", "usb"),
+            ("uefi-hdd", "usb"),
+        ] {
             match boot_disk(mode, &img, &marker, bus) {
                 Ok(_) => eprintln!("{example}: {mode} over {bus} booted and found {marker}"),
                 Err(e) => panic!("{example}: {e}"),
@@ -1164,7 +1168,14 @@ fn the_boot_chain_is_in_place() {
     assert!(text.contains("BIOS boot of the USB medium"), "{text}");
     let o = run_ok(
         tsmedia()
-            .args(["plan", "--format", "usb-image", "--partition-table", "gpt", "--profile"])
+            .args([
+                "plan",
+                "--format",
+                "usb-image",
+                "--partition-table",
+                "gpt",
+                "--profile",
+            ])
             .arg(&p),
     );
     let text = String::from_utf8_lossy(&o.stdout);
@@ -1183,13 +1194,15 @@ fn the_boot_chain_is_in_place() {
         v["boot_image"]["path"] = serde_json::json!(wim);
         v["boot_image"]["index"] = 1.into();
     });
-    let o = run(
-        tsmedia()
-            .args(["plan", "--format", "usb-image", "--json", "--profile"])
-            .arg(&p2),
-    );
+    let o = run(tsmedia()
+        .args(["plan", "--format", "usb-image", "--json", "--profile"])
+        .arg(&p2));
     let text = String::from_utf8_lossy(&o.stdout);
-    assert!(text.contains("boots UEFI only"), "{text}\n{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        text.contains("boots UEFI only"),
+        "{text}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 }
 
 #[test]

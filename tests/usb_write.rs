@@ -114,7 +114,13 @@ fn fsck_partition(img: &Path, dir: &Path) {
     );
     std::fs::remove_file(&part).unwrap();
     assert!(o.status.success(), "fsck.fat -n found problems:\n{text}");
-    for bad in ["Free cluster summary", "differ", "Wrong", "invalid", "Dirty bit"] {
+    for bad in [
+        "Free cluster summary",
+        "differ",
+        "Wrong",
+        "invalid",
+        "Dirty bit",
+    ] {
         assert!(!text.contains(bad), "fsck.fat reported `{bad}`:\n{text}");
     }
 }
@@ -150,7 +156,11 @@ fn boots(img: &Path, marker: &str, modes: &[(&str, &str)]) {
 #[test]
 fn a_tsmedia_iso_becomes_the_same_stick_create_makes() {
     fixtures();
-    if !tools(&[("fsck.fat", "dosfstools"), ("sfdisk", "fdisk"), ("7z", "p7zip-full")]) {
+    if !tools(&[
+        ("fsck.fat", "dosfstools"),
+        ("sfdisk", "fdisk"),
+        ("7z", "p7zip-full"),
+    ]) {
         return;
     }
     let tmp = scratch("write-iso");
@@ -198,7 +208,12 @@ fn a_tsmedia_iso_becomes_the_same_stick_create_makes() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("destroy the source"));
     // Not an ISO.
     let o = write(&[&p], &tmp.path().join("x.img"), &[]);
-    assert_eq!(o.status.code(), Some(2), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert!(!tmp.path().join("x.img").exists());
 }
 
@@ -209,7 +224,12 @@ fn written_sticks_of_every_example_boot_bios_and_uefi() {
         return;
     }
     let tmp = scratch("write-boot");
-    for example in ["capture.json", "bootable.json", "prestaged.json", "standalone.json"] {
+    for example in [
+        "capture.json",
+        "bootable.json",
+        "prestaged.json",
+        "standalone.json",
+    ] {
         let p = profile(tmp.path(), example, |_| {});
         let iso = tmp.path().join(format!("{example}.iso"));
         create_ok(&p, &iso, &["--format", "iso"]);
@@ -316,7 +336,11 @@ fn a_winpe_iso_made_by_xorriso_with_a_big_install_wim() {
     put_file("efi/microsoft/boot/efisys.bin", &pay.join("efisys.bin"));
     put_file("sources/boot.wim", &fx.join("boot.wim"));
     put(&tree, "boot/BCD", b"stand-in BCD");
-    put(&tree, "sources/lang.ini", b"[Available UI Languages]\r\nen-US = 3\r\n");
+    put(
+        &tree,
+        "sources/lang.ini",
+        b"[Available UI Languages]\r\nen-US = 3\r\n",
+    );
     noise_file(&tree.join("setup.exe"), 300_000, 7);
     let marker = "TSMEDIA-MARKER-WINPE-XORRISO-9d41";
     put(&tree, "tsmedia.marker", format!("{marker}\n").as_bytes());
@@ -340,8 +364,22 @@ fn a_winpe_iso_made_by_xorriso_with_a_big_install_wim() {
     let iso = tmp.path().join("winpe.iso");
     run_tool_ok(
         Command::new("xorriso")
-            .args(["-as", "mkisofs", "-quiet", "-iso-level", "3", "-J", "-joliet-long"])
-            .args(["-V", "WINPE_X64", "-b", "boot/etfsboot.com", "-no-emul-boot"])
+            .args([
+                "-as",
+                "mkisofs",
+                "-quiet",
+                "-iso-level",
+                "3",
+                "-J",
+                "-joliet-long",
+            ])
+            .args([
+                "-V",
+                "WINPE_X64",
+                "-b",
+                "boot/etfsboot.com",
+                "-no-emul-boot",
+            ])
             .args(["-boot-load-size", "8", "-eltorito-alt-boot"])
             .args(["-e", "efi/microsoft/boot/efisys.bin", "-no-emul-boot", "-o"])
             .arg(&iso)
@@ -361,7 +399,15 @@ fn a_winpe_iso_made_by_xorriso_with_a_big_install_wim() {
     std::fs::remove_file(&iso).unwrap();
     active_fat32(&img);
     fsck_partition(&img, tmp.path());
-    boots(&img, marker, &[("bios-hdd", "ide"), ("bios-hdd", "usb"), ("uefi-hdd", "usb")]);
+    boots(
+        &img,
+        marker,
+        &[
+            ("bios-hdd", "ide"),
+            ("bios-hdd", "usb"),
+            ("uefi-hdd", "usb"),
+        ],
+    );
 
     // Every other file byte-identical; the parts verify as one WIM.
     let out = tmp.path().join("stick");
@@ -443,7 +489,10 @@ impl Loop {
                     String::from_utf8_lossy(&o.stderr)
                 );
             }
-            eprintln!("SKIPPED: no loop device: {}", String::from_utf8_lossy(&o.stderr));
+            eprintln!(
+                "SKIPPED: no loop device: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
             return None;
         }
         let dev = PathBuf::from(String::from_utf8_lossy(&o.stdout).trim());
@@ -534,9 +583,15 @@ fn a_damaged_iso_fails_and_leaves_no_valid_looking_stick() {
     assert!(err.contains(victim), "{err}");
     drop(lo);
     let raw = std::fs::read(&disk).unwrap();
-    assert!(raw[..MIB as usize].iter().all(|&b| b == 0), "first MiB wiped");
+    assert!(
+        raw[..MIB as usize].iter().all(|&b| b == 0),
+        "first MiB wiped"
+    );
     let n = raw.len();
-    assert!(raw[n - MIB as usize..].iter().all(|&b| b == 0), "last MiB wiped");
+    assert!(
+        raw[n - MIB as usize..].iter().all(|&b| b == 0),
+        "last MiB wiped"
+    );
 }
 
 #[test]
@@ -580,7 +635,12 @@ fn a_drive_is_written_and_every_refusal_of_create_holds() {
         run_tool_ok(Command::new("mkfs.ext4").args(["-q", "-F"]).arg(&part));
         let mnt = tmp.path().join("mnt");
         std::fs::create_dir(&mnt).unwrap();
-        run_tool_ok(Command::new("mount").args(["-o", "ro"]).arg(&part).arg(&mnt));
+        run_tool_ok(
+            Command::new("mount")
+                .args(["-o", "ro"])
+                .arg(&part)
+                .arg(&mnt),
+        );
         lo.mounted = Some(mnt.clone());
         let mounted_before = sha256_file(&img);
         expect_refusal(
@@ -611,7 +671,11 @@ fn a_drive_is_written_and_every_refusal_of_create_holds() {
     let Some(lo) = Loop::attach(&disk, &["-P"]) else {
         return;
     };
-    let o = write_ok(&[&iso], &lo.dev, &["--yes", "--allow-non-removable", "--json"]);
+    let o = write_ok(
+        &[&iso],
+        &lo.dev,
+        &["--yes", "--allow-non-removable", "--json"],
+    );
     let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(report["format"], "usb-device");
     drop(lo);

@@ -72,9 +72,8 @@ pub fn run(g: &Global, a: WriteArgs) -> Result<i32> {
             .into();
         v["partition_table"] = a.partition_table.as_str().into();
         v["manifest_checked"] = ip.has_manifest.into();
-        v["bios_boot"] = (a.partition_table == crate::usb::partition::TableKind::Mbr
-            && has_bootmgr)
-            .into();
+        v["bios_boot"] =
+            (a.partition_table == crate::usb::partition::TableKind::Mbr && has_bootmgr).into();
         v["swm_parts"] = split.into();
         if ip.has_manifest {
             v["manifest_sha256"] = manifest_sha256(plan)?.into();
@@ -115,8 +114,7 @@ fn manifest_sha256(plan: &crate::plan::Plan) -> Result<String> {
 /// checks then refuse anything that is not a whole removable drive).
 fn is_device(p: &Path) -> bool {
     use std::os::unix::fs::FileTypeExt;
-    p.starts_with("/dev")
-        || std::fs::metadata(p).is_ok_and(|m| m.file_type().is_block_device())
+    p.starts_with("/dev") || std::fs::metadata(p).is_ok_and(|m| m.file_type().is_block_device())
 }
 
 /// FAT32 problems of the source come back as profile problems from the

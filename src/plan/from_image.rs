@@ -106,9 +106,8 @@ pub fn from_iso(paths: &[PathBuf], quiet: bool) -> Result<ImagePlan> {
                 .open(&f.path)?
                 .read_to_end(&mut bytes)
                 .with_context(|| format!("reading /{}", f.path))?;
-            let m = Manifest::from_bytes(&bytes).map_err(|e| {
-                VerifyFailed(format!("/{}: not a tsmedia manifest: {e}", f.path))
-            })?;
+            let m = Manifest::from_bytes(&bytes)
+                .map_err(|e| VerifyFailed(format!("/{}: not a tsmedia manifest: {e}", f.path)))?;
             if !m.checksum_ok() {
                 return Err(VerifyFailed(format!(
                     "/{}: its checksum does not match its content: the manifest is damaged",
@@ -125,7 +124,8 @@ pub fn from_iso(paths: &[PathBuf], quiet: bool) -> Result<ImagePlan> {
         .flat_map(|m| &m.files)
         .map(|r| (path_key(&r.path), r))
         .collect();
-    let on_image: HashMap<String, u64> = files.iter().map(|f| (path_key(&f.path), f.size)).collect();
+    let on_image: HashMap<String, u64> =
+        files.iter().map(|f| (path_key(&f.path), f.size)).collect();
     for r in records.values() {
         match on_image.get(&path_key(&r.path)) {
             None => {
@@ -312,7 +312,8 @@ fn check(e: &Entry, want: Option<[u8; 32]>, got: [u8; 32]) -> Result<()> {
 /// returning its SHA-256.
 fn extract(e: &Entry, out: &Path, quiet: bool) -> Result<[u8; 32]> {
     let mut r = crate::write::open_source(e)?;
-    let mut f = std::fs::File::create(out).with_context(|| format!("creating {}", out.display()))?;
+    let mut f =
+        std::fs::File::create(out).with_context(|| format!("creating {}", out.display()))?;
     let progress = Progress::bytes(e.size, &format!("extracting /{}", e.path), quiet);
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
@@ -400,9 +401,7 @@ fn restate_manifest(
         e.path == MANIFEST_PATH
             || listed.contains_key(&path_key(&e.path))
                 && match &e.source {
-                    Source::Bytes(b) => {
-                        settings.get(&e.path) == Some(&Sha256::digest(b).into())
-                    }
+                    Source::Bytes(b) => settings.get(&e.path) == Some(&Sha256::digest(b).into()),
                     _ => true,
                 }
     });

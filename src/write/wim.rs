@@ -77,7 +77,8 @@ fn stage(plan: &Plan, dir: &Path) -> Result<()> {
                 let mut r = crate::write::open_source(e)?;
                 let mut f = std::fs::File::create(&p)
                     .with_context(|| format!("creating {}", p.display()))?;
-                std::io::copy(&mut r, &mut f).with_context(|| format!("writing {}", p.display()))?;
+                std::io::copy(&mut r, &mut f)
+                    .with_context(|| format!("writing {}", p.display()))?;
                 set_time(&p, time, true)?;
             }
         }

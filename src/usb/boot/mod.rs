@@ -109,7 +109,10 @@ mod tests {
     fn shapes() {
         // jmp short 0x5A; nop
         assert_eq!(vbr_jump(), &[0xEB, 0x58, 0x90]);
-        assert!(VBR[3..VBR_CODE_START].iter().all(|&b| b == 0), "BPB left to the writer");
+        assert!(
+            VBR[3..VBR_CODE_START].iter().all(|&b| b == 0),
+            "BPB left to the writer"
+        );
         assert_eq!(&VBR[510..512], &[0x55, 0xAA]);
         assert_eq!(&VBR[1022..1024], &[0x55, 0xAA]);
         // The relocating MBR starts with cli.
