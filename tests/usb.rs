@@ -634,6 +634,7 @@ fn wims_over_the_limit_become_swm_parts_on_the_medium() {
         allow_non_removable: false,
         yes: false,
         verify: true,
+        verify_image: false,
     };
     tsmedia::write::usb::write_image(&plan, &img, &opts, &usb).unwrap();
     let out = tmp.path().join("out");

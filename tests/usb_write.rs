@@ -380,7 +380,12 @@ fn a_winpe_iso_made_by_xorriso_with_a_big_install_wim() {
                 "boot/etfsboot.com",
                 "-no-emul-boot",
             ])
-            .args(["-boot-load-size", "8", "-eltorito-alt-boot"])
+            .args([
+                "-boot-load-size",
+                "8",
+                "--boot-catalog-hide",
+                "-eltorito-alt-boot",
+            ])
             .args(["-e", "efi/microsoft/boot/efisys.bin", "-no-emul-boot", "-o"])
             .arg(&iso)
             .arg(&tree),

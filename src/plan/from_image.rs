@@ -36,14 +36,14 @@ const SETTINGS: &[&str] = &["SMS/data/Policy.xml"];
 
 /// An opened source: one image or a volume set.
 enum Source2 {
-    One(IsoImage),
+    One(Box<IsoImage>),
     Set(IsoVolumeSet),
 }
 
 impl Source2 {
     fn medium(&self) -> &dyn Medium {
         match self {
-            Source2::One(i) => i,
+            Source2::One(i) => &**i,
             Source2::Set(s) => s,
         }
     }
@@ -79,9 +79,9 @@ pub fn from_iso(paths: &[PathBuf], quiet: bool) -> Result<ImagePlan> {
     }
     let paths = crate::read::open::expand_volume_set(paths);
     let src = if paths.len() == 1 {
-        Source2::One(
+        Source2::One(Box::new(
             IsoImage::open(&paths[0]).with_context(|| format!("reading {}", paths[0].display()))?,
-        )
+        ))
     } else {
         Source2::Set(
             IsoVolumeSet::open(&paths)
