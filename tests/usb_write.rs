@@ -689,3 +689,83 @@ fn a_drive_is_written_and_every_refusal_of_create_holds() {
     assert_eq!(sha256_file(&same), sha256_file(&disk), "drive == image");
     fsck_partition(&disk, tmp.path());
 }
+
+#[test]
+fn split_wims_of_a_tsmedia_iso_are_renamed_and_its_manifest_restated() {
+    fixtures();
+    if !tools(&[("wimlib-imagex", "wimtools"), ("7z", "p7zip-full")]) {
+        return;
+    }
+    let tmp = scratch("write-restate");
+    // An OS image of three incompressible files, split at a small limit.
+    let src = tmp.path().join("os");
+    std::fs::create_dir_all(&src).unwrap();
+    for i in 0..3u64 {
+        noise_file(&src.join(format!("part{i}.bin")), 120_000, 40 + i);
+    }
+    let wim = tmp.path().join("wim/install.wim");
+    std::fs::create_dir_all(wim.parent().unwrap()).unwrap();
+    run_tool_ok(
+        Command::new("wimlib-imagex")
+            .arg("capture")
+            .arg(&src)
+            .arg(&wim)
+            .args(["Windows 11 Enterprise", "--compress=none", "--no-acls"]),
+    );
+    let p = profile(tmp.path(), "standalone.json", |v| {
+        v["os_image"]["path"] = serde_json::json!(wim);
+    });
+    let iso = tmp.path().join("s.iso");
+    create_ok(&p, &iso, &["--format", "iso"]);
+    let ip =
+        tsmedia::plan::from_image::from_iso_with_limits(&[iso.clone()], true, 200_000, 200_000)
+            .unwrap();
+    assert!(ip.has_manifest);
+    let paths: Vec<&str> = ip.plan.entries.iter().map(|e| e.path.as_str()).collect();
+    assert!(paths.contains(&"SMS/PKG/TSM00001/install.swm"), "{paths:?}");
+    assert!(
+        paths.contains(&"SMS/PKG/TSM00001/install2.swm"),
+        "{paths:?}"
+    );
+    assert!(
+        !paths.contains(&"SMS/PKG/TSM00001/install.wim"),
+        "{paths:?}"
+    );
+    let img = tmp.path().join("s.img");
+    let opts = tsmedia::write::WriteOptions {
+        force: false,
+        quiet: true,
+        hash_output: false,
+    };
+    let usb = tsmedia::write::usb::UsbOptions {
+        table: tsmedia::usb::partition::TableKind::Mbr,
+        size: None,
+        allow_non_removable: false,
+        yes: false,
+        verify: true,
+        verify_image: true,
+    };
+    tsmedia::write::usb::write_image(&ip.plan, &img, &opts, &usb).unwrap();
+    // The restated manifest vouches for the parts and the renamed task
+    // sequence: verify finds the stick intact.
+    let v = run(tsmedia().arg("verify").arg(&img));
+    assert!(
+        v.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&v.stdout),
+        String::from_utf8_lossy(&v.stderr)
+    );
+    let out = tmp.path().join("stick");
+    extract_7z(&img, &out, &[]);
+    let policy = std::fs::read_to_string(out.join("SMS/data/Policy.xml")).unwrap();
+    assert!(policy.contains("install.swm"), "{policy}");
+    assert!(!policy.contains("install.wim"), "{policy}");
+    let dir = out.join("SMS/PKG/TSM00001");
+    run_tool_ok(
+        Command::new("wimlib-imagex")
+            .arg("verify")
+            .arg(dir.join("install.swm"))
+            .arg("--ref")
+            .arg(dir.join("install*.swm")),
+    );
+}

@@ -68,6 +68,16 @@ pub struct ImagePlan {
 /// Opens the ISO image(s) at `paths` and plans their files. `quiet` hides
 /// the progress of extracting large WIMs.
 pub fn from_iso(paths: &[PathBuf], quiet: bool) -> Result<ImagePlan> {
+    from_iso_with_limits(paths, quiet, MAX_FILE_SIZE, super::limits::SWM_PART_SIZE)
+}
+
+/// [`from_iso`] with another largest file and `.swm` part size (tests).
+pub fn from_iso_with_limits(
+    paths: &[PathBuf],
+    quiet: bool,
+    max_file: u64,
+    part_size: u64,
+) -> Result<ImagePlan> {
     for p in paths {
         if crate::read::open::detect(p)? != crate::read::open::Kind::Iso {
             return Err(UsageError::new(
@@ -186,7 +196,7 @@ pub fn from_iso(paths: &[PathBuf], quiet: bool) -> Result<ImagePlan> {
             group: Group::Extra,
             volume: 1,
         };
-        if f.size > MAX_FILE_SIZE && is_wim {
+        if f.size > max_file && is_wim {
             // Copied out so wimlib can split it; checked on the way.
             let out = scratch
                 .path()
@@ -272,7 +282,7 @@ pub fn from_iso(paths: &[PathBuf], quiet: bool) -> Result<ImagePlan> {
         expected_sha256: manifest.is_some().then(|| Arc::new(expected)),
     };
     let had_manifest = manifest.is_some();
-    let plan = super::limits::fat32_for_copy(plan)?;
+    let plan = super::limits::fat32_for_copy(plan, max_file, part_size)?;
     let plan = match manifest {
         Some(m) => restate_manifest(plan, m, &changed_hash)?,
         None => plan,

@@ -112,9 +112,10 @@ fn splittable_copy(e: &Entry) -> bool {
 }
 
 /// FAT32 limits for a copied medium (`tsmedia write`): every WIM or ESD
-/// over 4 GiB - 1 byte (given as a file) is split into `.swm` parts.
-pub fn fat32_for_copy(plan: Plan) -> Result<Plan> {
-    fat32_limits_with(plan, fat32::MAX_FILE_SIZE, SWM_PART_SIZE, splittable_copy)
+/// over `max_file` (4 GiB - 1 byte; tests use less), given as a file, is
+/// split into `.swm` parts of `part_size`.
+pub fn fat32_for_copy(plan: Plan, max_file: u64, part_size: u64) -> Result<Plan> {
+    fat32_limits_with(plan, max_file, part_size, splittable_copy)
 }
 
 fn fat32_limits_with(
