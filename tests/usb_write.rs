@@ -697,11 +697,12 @@ fn split_wims_of_a_tsmedia_iso_are_renamed_and_its_manifest_restated() {
         return;
     }
     let tmp = scratch("write-restate");
-    // An OS image of three incompressible files, split at a small limit.
+    // An OS image of three incompressible files (4.5 MB), split at a limit
+    // above every other file of the medium (the largest is 3 MiB).
     let src = tmp.path().join("os");
     std::fs::create_dir_all(&src).unwrap();
     for i in 0..3u64 {
-        noise_file(&src.join(format!("part{i}.bin")), 120_000, 40 + i);
+        noise_file(&src.join(format!("part{i}.bin")), 1_500_000, 40 + i);
     }
     let wim = tmp.path().join("wim/install.wim");
     std::fs::create_dir_all(wim.parent().unwrap()).unwrap();
@@ -718,7 +719,7 @@ fn split_wims_of_a_tsmedia_iso_are_renamed_and_its_manifest_restated() {
     let iso = tmp.path().join("s.iso");
     create_ok(&p, &iso, &["--format", "iso"]);
     let ip =
-        tsmedia::plan::from_image::from_iso_with_limits(&[iso.clone()], true, 200_000, 200_000)
+        tsmedia::plan::from_image::from_iso_with_limits(&[iso.clone()], true, 4 << 20, 2_000_000)
             .unwrap();
     assert!(ip.has_manifest);
     let paths: Vec<&str> = ip.plan.entries.iter().map(|e| e.path.as_str()).collect();
