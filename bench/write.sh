@@ -39,6 +39,7 @@ p = json.load(open(f"{root}/examples/bootable.json"))
 p = json.loads(json.dumps(p).replace("../fixtures/build", f"{root}/fixtures/build"))
 p["extra_files"].append({"source": f"{w}/tree", "target": "/data"})
 p.pop("output", None)
+p.setdefault("media", {})["size"] = "unlimited"   # one ISO, not a volume set
 json.dump(p, open(f"{w}/p.json", "w"))
 PY
 
