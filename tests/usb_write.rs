@@ -718,9 +718,13 @@ fn split_wims_of_a_tsmedia_iso_are_renamed_and_its_manifest_restated() {
     });
     let iso = tmp.path().join("s.iso");
     create_ok(&p, &iso, &["--format", "iso"]);
-    let ip =
-        tsmedia::plan::from_image::from_iso_with_limits(&[iso.clone()], true, 4 << 20, 2_000_000)
-            .unwrap();
+    let ip = tsmedia::plan::from_image::from_iso_with_limits(
+        std::slice::from_ref(&iso),
+        true,
+        4 << 20,
+        2_000_000,
+    )
+    .unwrap();
     assert!(ip.has_manifest);
     let paths: Vec<&str> = ip.plan.entries.iter().map(|e| e.path.as_str()).collect();
     assert!(paths.contains(&"SMS/PKG/TSM00001/install.swm"), "{paths:?}");
