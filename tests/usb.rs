@@ -1421,3 +1421,122 @@ fn a_drive_used_as_swap_is_refused() {
         &["in use as swap", "swapoff"],
     );
 }
+
+/// Reverses the cluster order of /bootmgr on an image's FAT32 volume: the
+/// same clusters, holding the file's pieces last to first, and a FAT chain
+/// that jumps backwards at every cluster. The boot code must follow the
+/// chain, not assume a contiguous file.
+fn scatter_bootmgr(img: &Path) -> usize {
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(img)
+        .unwrap();
+    let mut vol = vec![0u8; 512];
+    f.seek(SeekFrom::Start(MIB)).unwrap();
+    f.read_exact(&mut vol).unwrap();
+    let u16_at = |b: &[u8], o: usize| u16::from_le_bytes([b[o], b[o + 1]]) as u64;
+    let u32_at = |b: &[u8], o: usize| u32::from_le_bytes(b[o..o + 4].try_into().unwrap()) as u64;
+    let cluster_bytes = vol[13] as u64 * 512;
+    let reserved = u16_at(&vol, 14);
+    let fats = vol[16] as u64;
+    let fat_sectors = u32_at(&vol, 36);
+    let root = u32_at(&vol, 44);
+    let fat_at = MIB + reserved * 512;
+    let data_at = fat_at + fats * fat_sectors * 512;
+    let at = |c: u64| data_at + (c - 2) * cluster_bytes;
+    let mut fat = vec![0u8; (fat_sectors * 512) as usize];
+    f.seek(SeekFrom::Start(fat_at)).unwrap();
+    f.read_exact(&mut fat).unwrap();
+    let mut dir = vec![0u8; cluster_bytes as usize];
+    f.seek(SeekFrom::Start(at(root))).unwrap();
+    f.read_exact(&mut dir).unwrap();
+    let e = (0..dir.len() / 32)
+        .map(|i| i * 32)
+        .find(|&o| &dir[o..o + 11] == b"BOOTMGR    ")
+        .expect("BOOTMGR in the first root cluster");
+    let first = (u16_at(&dir, e + 20) << 16) | u16_at(&dir, e + 26);
+    let mut chain = vec![first];
+    loop {
+        let n = u32_at(&fat, *chain.last().unwrap() as usize * 4) & 0x0FFF_FFFF;
+        if n >= 0x0FFF_FFF8 {
+            break;
+        }
+        chain.push(n);
+    }
+    let pieces: Vec<Vec<u8>> = chain
+        .iter()
+        .map(|&c| {
+            let mut b = vec![0u8; cluster_bytes as usize];
+            f.seek(SeekFrom::Start(at(c))).unwrap();
+            f.read_exact(&mut b).unwrap();
+            b
+        })
+        .collect();
+    // Piece k goes to the k-th cluster from the end.
+    let n = chain.len();
+    let new: Vec<u64> = (0..n).map(|k| chain[n - 1 - k]).collect();
+    for (k, piece) in pieces.iter().enumerate() {
+        f.seek(SeekFrom::Start(at(new[k]))).unwrap();
+        f.write_all(piece).unwrap();
+        let next = if k + 1 < n {
+            new[k + 1] as u32
+        } else {
+            0x0FFF_FFFF
+        };
+        let o = new[k] as usize * 4;
+        fat[o..o + 4].copy_from_slice(&next.to_le_bytes());
+    }
+    for i in 0..fats {
+        f.seek(SeekFrom::Start(fat_at + i * fat_sectors * 512))
+            .unwrap();
+        f.write_all(&fat).unwrap();
+    }
+    let c = new[0] as u32;
+    dir[e + 20..e + 22].copy_from_slice(&((c >> 16) as u16).to_le_bytes());
+    dir[e + 26..e + 28].copy_from_slice(&(c as u16).to_le_bytes());
+    f.seek(SeekFrom::Start(at(root))).unwrap();
+    f.write_all(&dir).unwrap();
+    n
+}
+
+#[test]
+fn bootmgr_in_a_scattered_chain_still_boots() {
+    fixtures();
+    if !tools(&[("fsck.fat", "dosfstools"), ("mcopy", "mtools")]) || !boot_tools() {
+        return;
+    }
+    let tmp = scratch("usb-scatter");
+    let p = profile(tmp.path(), "bootable.json", |_| {});
+    let img = tmp.path().join("scatter.img");
+    create_ok(&p, &img, &["--format", "usb-image"]);
+    let clusters = scatter_bootmgr(&img);
+    assert!(clusters > 100, "{clusters} clusters");
+    // Still a clean file system holding the same bootmgr.
+    let part = tmp.path().join("part.img");
+    extract(
+        &img,
+        MIB,
+        std::fs::metadata(&img).unwrap().len() - MIB,
+        &part,
+    );
+    fsck_clean(&part);
+    let back = tmp.path().join("bootmgr");
+    run_tool_ok(
+        Command::new("mcopy")
+            .arg("-i")
+            .arg(&part)
+            .arg("::/bootmgr")
+            .arg(&back),
+    );
+    assert_eq!(
+        sha256_file(&back),
+        sha256_file(&fixtures().join("payloads/bootmgr"))
+    );
+    let marker = marker_of("bootable.json");
+    for bus in ["ide", "usb"] {
+        if let Err(e) = boot_disk("bios-hdd", &img, &marker, bus) {
+            panic!("scattered bootmgr: {e}");
+        }
+    }
+}
