@@ -44,6 +44,9 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print the manual page, or write every page (one per subcommand) into a folder.
     Man(ManArgs),
+    /// Write an ISO (tsmedia's, the product's, any Windows or WinPE ISO) to a
+    /// USB drive or disk image, laid out as `create --format usb-*` does.
+    Write(WriteArgs),
 }
 
 #[derive(Debug, Args)]
@@ -71,6 +74,38 @@ pub struct ManArgs {
     /// one tsmedia-NAME.1 per subcommand.
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct WriteArgs {
+    /// The ISO image; for a volume set, every volume (or the first, NAME-1.iso).
+    #[arg(required = true, value_name = "SOURCE.iso")]
+    pub sources: Vec<PathBuf>,
+    /// A whole USB drive (/dev/sdX) or a disk image file to create.
+    #[arg(long, short = 'o', value_name = "DEVICE|IMAGE")]
+    pub output: PathBuf,
+    /// Partition table: mbr boots BIOS and UEFI machines, gpt UEFI only.
+    #[arg(long, value_enum, default_value = "mbr", value_name = "TABLE")]
+    pub partition_table: TableKind,
+    /// Size of a disk image, like 8G or 700M (K/M/G/T are powers of 1024).
+    /// Default: the content plus 10% (at least 16 MiB) free, at least 64 MiB.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub size: Option<u64>,
+    /// Erase the USB drive without asking.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Write a drive that does not report itself as removable (USB hard disks).
+    #[arg(long)]
+    pub allow_non_removable: bool,
+    /// Do not read the written drive or image back to compare every file.
+    #[arg(long)]
+    pub no_verify: bool,
+    /// Replace an existing image file.
+    #[arg(long)]
+    pub force: bool,
+    /// Print a machine-readable summary on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Where a password comes from (never the command line itself).
@@ -290,6 +325,9 @@ pub struct PlanArgs {
     /// Output format whose limits to check (overrides the profile's `output.format`).
     #[arg(long, value_enum)]
     pub format: Option<FormatArg>,
+    /// Partition table of USB media (usb-image, usb-device): how they boot.
+    #[arg(long, value_enum, default_value = "mbr", value_name = "TABLE")]
+    pub partition_table: TableKind,
     /// Print the plan as JSON on stdout.
     #[arg(long)]
     pub json: bool,

@@ -633,6 +633,7 @@ fn wims_over_the_limit_become_swm_parts_on_the_medium() {
         allow_non_removable: false,
         yes: false,
         verify: true,
+        verify_image: false,
     };
     tsmedia::write::usb::write_image(&plan, &img, &opts, &usb).unwrap();
     let out = tmp.path().join("out");
@@ -1061,6 +1062,7 @@ fn a_failed_write_leaves_no_partition_table() {
         allow_non_removable: true,
         yes: true,
         verify: true,
+        verify_image: false,
     };
     let err = tsmedia::write::usb::write_device(&plan, &lo.dev, &opts, &usb)
         .expect_err("the write fails");
@@ -1078,116 +1080,130 @@ fn a_failed_write_leaves_no_partition_table() {
     );
 }
 
-/// Boots `img` under OVMF and waits for the UEFI banner and `marker`.
-fn boot_uefi(img: &Path, as_usb: bool, marker: &str, dir: &Path) -> Result<String, String> {
-    let vars = dir.join(format!("vars-{}.fd", std::process::id()));
-    std::fs::copy("/usr/share/OVMF/OVMF_VARS_4M.fd", &vars).map_err(|e| e.to_string())?;
-    let log = dir.join(format!(
-        "serial-{}-{}.log",
-        img.file_stem().unwrap().to_string_lossy(),
-        if as_usb { "usb" } else { "ide" }
-    ));
-    let _ = std::fs::remove_file(&log);
-    let mut c = Command::new("qemu-system-x86_64");
-    c.args(["-machine", "pc", "-m", "512", "-nodefaults", "-vga", "none"])
-        .args(["-display", "none", "-no-reboot", "-nic", "none"])
-        .arg("-serial")
-        .arg(format!("file:{}", log.display()))
-        .arg("-drive")
-        .arg("if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd")
-        .arg("-drive")
-        .arg(format!("if=pflash,format=raw,file={}", vars.display()));
-    // TCG: KVM is not usable everywhere (nested virtual machines).
-    c.args(["-accel", "tcg"]);
-    if as_usb {
-        c.args(["-device", "qemu-xhci", "-device", "usb-storage,drive=d"])
-            .arg("-drive")
-            .arg(format!(
-                "id=d,if=none,format=raw,file={},snapshot=on",
-                img.display()
-            ));
-    } else {
-        c.arg("-drive").arg(format!(
-            "if=ide,format=raw,file={},snapshot=on",
-            img.display()
-        ));
-    }
-    c.stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    let mut child = c.spawn().map_err(|e| e.to_string())?;
-    let started = std::time::Instant::now();
-    let result = loop {
-        std::thread::sleep(std::time::Duration::from_millis(250));
-        let text = std::fs::read_to_string(&log).unwrap_or_default();
-        let banners = text.matches("TSMEDIA-UEFI-OK").count();
-        if banners > 1 {
-            break Err(format!("booted twice:\n{text}"));
-        }
-        if banners == 1 {
-            let after = &text[text.find("TSMEDIA-UEFI-OK").unwrap()..];
-            if after.contains(marker) {
-                break Ok(text);
-            }
-        }
-        if let Ok(Some(status)) = child.try_wait() {
-            let text = std::fs::read_to_string(&log).unwrap_or_default();
-            let mut err = String::new();
-            if let Some(mut e) = child.stderr.take() {
-                let _ = e.read_to_string(&mut err);
-            }
-            break Err(format!(
-                "QEMU exited ({status}) without the marker:\n{text}\n{err}"
-            ));
-        }
-        if started.elapsed() > std::time::Duration::from_secs(120) {
-            break Err(format!("timed out after 120 s:\n{text}"));
-        }
-    };
-    // Always stop QEMU (by its PID).
-    let _ = child.kill();
-    let _ = child.wait();
-    let _ = std::fs::remove_file(&vars);
-    result
+/// The marker an example profile puts at the root of its medium.
+fn marker_of(example: &str) -> String {
+    let t = example.trim_end_matches(".json");
+    std::fs::read_to_string(fixtures().join(format!("markers/{t}/tsmedia.marker")))
+        .unwrap()
+        .trim()
+        .to_string()
 }
 
 #[test]
-fn usb_images_boot_under_uefi_as_disk_and_as_usb_stick() {
+fn usb_images_of_every_example_boot_bios_and_uefi() {
     fixtures();
-    if !have_tool("qemu-system-x86_64", "qemu-system-x86") {
-        return;
-    }
-    if !Path::new("/usr/share/OVMF/OVMF_CODE_4M.fd").exists() {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("OVMF is missing: install the Debian package ovmf");
-        }
-        eprintln!("SKIPPED: no OVMF (Debian package ovmf)");
+    if !boot_tools() {
         return;
     }
     let tmp = scratch("usb-boot");
-    let fx = fixtures();
-    let p = profile(tmp.path(), "bootable.json", |_| {});
-    let marker = std::fs::read_to_string(fx.join("markers/bootable/tsmedia.marker")).unwrap();
-    let marker = marker.trim();
-    for (table, usb_only) in [("mbr", false), ("gpt", true)] {
-        let img = tmp.path().join(format!("boot-{table}.img"));
-        create_ok(
-            &p,
-            &img,
-            &["--format", "usb-image", "--partition-table", table],
-        );
-        let modes: &[bool] = if usb_only { &[true] } else { &[false, true] };
-        for &as_usb in modes {
-            let what = format!(
-                "{table} as {}",
-                if as_usb { "USB stick" } else { "IDE disk" }
-            );
-            match boot_uefi(&img, as_usb, marker, tmp.path()) {
-                Ok(_) => eprintln!("{what}: booted and found {marker}"),
-                Err(e) => panic!("{what}: {e}"),
+    for example in [
+        "capture.json",
+        "bootable.json",
+        "prestaged.json",
+        "standalone.json",
+    ] {
+        let p = profile(tmp.path(), example, |_| {});
+        let marker = marker_of(example);
+        let img = tmp.path().join(format!("{example}.img"));
+        create_ok(&p, &img, &["--format", "usb-image"]);
+        // MBR: BIOS (MBR code, FAT32 boot code, bootmgr) as an IDE disk and
+        // as a USB stick; UEFI as a USB stick.
+        for (mode, bus) in [
+            ("bios-hdd", "ide"),
+            ("bios-hdd", "usb"),
+            ("uefi-hdd", "usb"),
+        ] {
+            match boot_disk(mode, &img, &marker, bus) {
+                Ok(_) => eprintln!("{example}: {mode} over {bus} booted and found {marker}"),
+                Err(e) => panic!("{example}: {e}"),
             }
         }
+        std::fs::remove_file(&img).unwrap();
     }
+    // GPT media boot UEFI only: OVMF boots them, SeaBIOS passes them over.
+    let p = profile(tmp.path(), "bootable.json", |_| {});
+    let marker = marker_of("bootable.json");
+    let img = tmp.path().join("gpt.img");
+    create_ok(
+        &p,
+        &img,
+        &["--format", "usb-image", "--partition-table", "gpt"],
+    );
+    if let Err(e) = boot_disk("uefi-hdd", &img, &marker, "ide") {
+        panic!("gpt: {e}");
+    }
+    assert!(
+        boot_disk("bios-hdd", &img, &marker, "ide").is_err(),
+        "a GPT medium does not boot under SeaBIOS"
+    );
+}
+
+#[test]
+fn the_boot_chain_is_in_place() {
+    fixtures();
+    let tmp = scratch("usb-chain");
+    let p = profile(tmp.path(), "bootable.json", |_| {});
+    let img = tmp.path().join("chain.img");
+    create_ok(&p, &img, &["--format", "usb-image"]);
+    let raw = std::fs::read(&img).unwrap();
+    let mbr = &raw[..512];
+    assert_eq!(&mbr[..440], tsmedia::usb::boot::MBR_CODE, "MBR code");
+    assert_eq!(mbr[446], 0x80, "the partition is active");
+    let vol = &raw[MIB as usize..];
+    assert_eq!(&vol[0..3], &[0xEB, 0x58, 0x90], "jump over the BPB");
+    assert_eq!(&vol[510..512], &[0x55, 0xAA]);
+    assert_eq!(&vol[..512], &vol[6 * 512..7 * 512], "backup boot sector");
+    assert_eq!(
+        &vol[2 * 512..3 * 512],
+        &vol[8 * 512..9 * 512],
+        "second sector of the boot code and its copy"
+    );
+    assert_eq!(&vol[2 * 512 + 510..3 * 512], &[0x55, 0xAA]);
+    // The plan says how the medium boots.
+    let o = run_ok(
+        tsmedia()
+            .args(["plan", "--format", "usb-image", "--profile"])
+            .arg(&p),
+    );
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("BIOS boot of the USB medium"), "{text}");
+    let o = run_ok(
+        tsmedia()
+            .args([
+                "plan",
+                "--format",
+                "usb-image",
+                "--partition-table",
+                "gpt",
+                "--profile",
+            ])
+            .arg(&p),
+    );
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("boot UEFI only"), "{text}");
+    // Without bootmgr, an MBR medium warns that it boots UEFI only.
+    let wim = tmp.path().join("boot-nobootmgr.wim");
+    std::fs::copy(fixtures().join("boot.wim"), &wim).unwrap();
+    run_tool_ok(
+        Command::new("wimlib-imagex")
+            .arg("update")
+            .arg(&wim)
+            .arg("1")
+            .arg("--command=delete /Windows/Boot/PCAT/bootmgr"),
+    );
+    let p2 = profile(tmp.path(), "capture.json", |v| {
+        v["boot_image"]["path"] = serde_json::json!(wim);
+        v["boot_image"]["index"] = 1.into();
+    });
+    let o = run(tsmedia()
+        .args(["plan", "--format", "usb-image", "--json", "--profile"])
+        .arg(&p2));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("boots UEFI only"),
+        "{text}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 }
 
 #[test]
@@ -1404,4 +1420,123 @@ fn a_drive_used_as_swap_is_refused() {
         ),
         &["in use as swap", "swapoff"],
     );
+}
+
+/// Reverses the cluster order of /bootmgr on an image's FAT32 volume: the
+/// same clusters, holding the file's pieces last to first, and a FAT chain
+/// that jumps backwards at every cluster. The boot code must follow the
+/// chain, not assume a contiguous file.
+fn scatter_bootmgr(img: &Path) -> usize {
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(img)
+        .unwrap();
+    let mut vol = vec![0u8; 512];
+    f.seek(SeekFrom::Start(MIB)).unwrap();
+    f.read_exact(&mut vol).unwrap();
+    let u16_at = |b: &[u8], o: usize| u16::from_le_bytes([b[o], b[o + 1]]) as u64;
+    let u32_at = |b: &[u8], o: usize| u32::from_le_bytes(b[o..o + 4].try_into().unwrap()) as u64;
+    let cluster_bytes = vol[13] as u64 * 512;
+    let reserved = u16_at(&vol, 14);
+    let fats = vol[16] as u64;
+    let fat_sectors = u32_at(&vol, 36);
+    let root = u32_at(&vol, 44);
+    let fat_at = MIB + reserved * 512;
+    let data_at = fat_at + fats * fat_sectors * 512;
+    let at = |c: u64| data_at + (c - 2) * cluster_bytes;
+    let mut fat = vec![0u8; (fat_sectors * 512) as usize];
+    f.seek(SeekFrom::Start(fat_at)).unwrap();
+    f.read_exact(&mut fat).unwrap();
+    let mut dir = vec![0u8; cluster_bytes as usize];
+    f.seek(SeekFrom::Start(at(root))).unwrap();
+    f.read_exact(&mut dir).unwrap();
+    let e = (0..dir.len() / 32)
+        .map(|i| i * 32)
+        .find(|&o| &dir[o..o + 11] == b"BOOTMGR    ")
+        .expect("BOOTMGR in the first root cluster");
+    let first = (u16_at(&dir, e + 20) << 16) | u16_at(&dir, e + 26);
+    let mut chain = vec![first];
+    loop {
+        let n = u32_at(&fat, *chain.last().unwrap() as usize * 4) & 0x0FFF_FFFF;
+        if n >= 0x0FFF_FFF8 {
+            break;
+        }
+        chain.push(n);
+    }
+    let pieces: Vec<Vec<u8>> = chain
+        .iter()
+        .map(|&c| {
+            let mut b = vec![0u8; cluster_bytes as usize];
+            f.seek(SeekFrom::Start(at(c))).unwrap();
+            f.read_exact(&mut b).unwrap();
+            b
+        })
+        .collect();
+    // Piece k goes to the k-th cluster from the end.
+    let n = chain.len();
+    let new: Vec<u64> = (0..n).map(|k| chain[n - 1 - k]).collect();
+    for (k, piece) in pieces.iter().enumerate() {
+        f.seek(SeekFrom::Start(at(new[k]))).unwrap();
+        f.write_all(piece).unwrap();
+        let next = if k + 1 < n {
+            new[k + 1] as u32
+        } else {
+            0x0FFF_FFFF
+        };
+        let o = new[k] as usize * 4;
+        fat[o..o + 4].copy_from_slice(&next.to_le_bytes());
+    }
+    for i in 0..fats {
+        f.seek(SeekFrom::Start(fat_at + i * fat_sectors * 512))
+            .unwrap();
+        f.write_all(&fat).unwrap();
+    }
+    let c = new[0] as u32;
+    dir[e + 20..e + 22].copy_from_slice(&((c >> 16) as u16).to_le_bytes());
+    dir[e + 26..e + 28].copy_from_slice(&(c as u16).to_le_bytes());
+    f.seek(SeekFrom::Start(at(root))).unwrap();
+    f.write_all(&dir).unwrap();
+    n
+}
+
+#[test]
+fn bootmgr_in_a_scattered_chain_still_boots() {
+    fixtures();
+    if !tools(&[("fsck.fat", "dosfstools"), ("mcopy", "mtools")]) || !boot_tools() {
+        return;
+    }
+    let tmp = scratch("usb-scatter");
+    let p = profile(tmp.path(), "bootable.json", |_| {});
+    let img = tmp.path().join("scatter.img");
+    create_ok(&p, &img, &["--format", "usb-image"]);
+    let clusters = scatter_bootmgr(&img);
+    assert!(clusters > 100, "{clusters} clusters");
+    // Still a clean file system holding the same bootmgr.
+    let part = tmp.path().join("part.img");
+    extract(
+        &img,
+        MIB,
+        std::fs::metadata(&img).unwrap().len() - MIB,
+        &part,
+    );
+    fsck_clean(&part);
+    let back = tmp.path().join("bootmgr");
+    run_tool_ok(
+        Command::new("mcopy")
+            .arg("-i")
+            .arg(&part)
+            .arg("::/bootmgr")
+            .arg(&back),
+    );
+    assert_eq!(
+        sha256_file(&back),
+        sha256_file(&fixtures().join("payloads/bootmgr"))
+    );
+    let marker = marker_of("bootable.json");
+    for bus in ["ide", "usb"] {
+        if let Err(e) = boot_disk("bios-hdd", &img, &marker, bus) {
+            panic!("scattered bootmgr: {e}");
+        }
+    }
 }

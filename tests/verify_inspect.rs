@@ -642,7 +642,14 @@ fn usb_media_verify_with_our_reader_and_report_damage() {
     };
     let part = 1 << 20; // the partition starts at 1 MiB
     let fat1 = part + 32 * 512; // after 32 reserved sectors
-    let bootmgr_entry = find(b"BOOTMGR    ");
+
+    // The root folder's entry, past the reserved sectors (the boot code
+    // there holds the same 8.3 name, which it looks for).
+    let bootmgr_entry = fat1
+        + bytes[fat1 as usize..]
+            .windows(11)
+            .position(|w| w == b"BOOTMGR    ")
+            .expect("found") as u64;
     let payload = find(
         &std::fs::read(fixtures().join("packages/pkg-tools/Data/payload.bin")).unwrap()[..4096],
     );

@@ -71,6 +71,18 @@ pub fn run(g: &Global, a: CreateArgs) -> Result<i32> {
     };
     drop(password);
     let plan = crate::plan::limits::apply(plan, format)?;
+    if matches!(format, OutputFormat::UsbImage | OutputFormat::UsbDevice) && !g.quiet {
+        let has_bootmgr = plan
+            .entries
+            .iter()
+            .any(|e| e.path.eq_ignore_ascii_case("bootmgr"));
+        let (warn, note) = crate::usb::boot::boot_note(a.partition_table, has_bootmgr);
+        if warn {
+            eprintln!("warning: {note}");
+        } else if g.verbose > 0 {
+            eprintln!("{note}");
+        }
+    }
     if g.verbose > 0 && !g.quiet {
         eprintln!(
             "plan: {} medium \"{}\", {} files, {} ({} bytes), format {format}",
@@ -190,6 +202,7 @@ fn write_medium(
                 allow_non_removable: a.allow_non_removable,
                 yes: a.yes,
                 verify: !a.no_verify,
+                verify_image: false,
             };
             if format == OutputFormat::UsbImage {
                 write::usb::write_image(plan, output, opts, &usb_opts)?

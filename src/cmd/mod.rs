@@ -8,6 +8,7 @@ pub mod man;
 pub mod plan;
 pub mod profile;
 pub mod verify;
+pub mod write;
 
 use crate::cli::{Cli, Command, ProfileCommand};
 use crate::error::exit_code;
@@ -63,6 +64,7 @@ pub fn run(cli: Cli) -> i32 {
         ),
         Command::Completions(a) => completions::run(a.shell),
         Command::Man(a) => man::run(&g, a),
+        Command::Write(a) => write::run(&g, a),
     };
     match r {
         Ok(code) => code,

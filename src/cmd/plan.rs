@@ -40,12 +40,27 @@ pub fn run(_g: &Global, a: PlanArgs) -> Result<i32> {
         }
     };
     let sb = crate::secureboot::report::from_plan(&plan, &dbx);
+    let usb = matches!(format, OutputFormat::UsbImage | OutputFormat::UsbDevice);
+    let boot_note = usb.then(|| {
+        let has_bootmgr = plan
+            .entries
+            .iter()
+            .any(|e| e.path.eq_ignore_ascii_case("bootmgr"));
+        crate::usb::boot::boot_note(a.partition_table, has_bootmgr)
+    });
     if a.json {
         let mut v = serde_json::to_value(plan.view())?;
         v["ok"] = true.into();
         v["problems"] = serde_json::json!([]);
         v["secure_boot"] = serde_json::to_value(&sb)?;
-        v["warnings"] = serde_json::to_value(&sb.warnings)?;
+        let (warnings, notes): (Vec<_>, Vec<_>) = boot_note.iter().partition(|(w, _)| *w);
+        v["warnings"] = sb
+            .warnings
+            .iter()
+            .cloned()
+            .chain(warnings.iter().map(|(_, t)| t.clone()))
+            .collect();
+        v["notes"] = notes.iter().map(|(_, t)| t.clone()).collect();
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(0);
     }
@@ -68,6 +83,11 @@ pub fn run(_g: &Global, a: PlanArgs) -> Result<i32> {
     }
     for l in sb.text_lines() {
         println!("{l}");
+    }
+    match &boot_note {
+        Some((true, t)) => println!("warning: {t}"),
+        Some((false, t)) => println!("{t}"),
+        None => {}
     }
     let w = plan
         .entries

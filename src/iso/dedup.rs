@@ -58,7 +58,9 @@ fn identity(i: usize, src: &Source) -> Identity {
         }
         Source::Bytes(b) => Identity::Bytes(Sha256::digest(b).into()),
         // Ciphertext is unique by construction (random salt per file).
-        Source::Manifest | Source::Encrypted(_) | Source::Deferred(_) => Identity::Unique(i),
+        Source::Manifest | Source::Encrypted(_) | Source::Deferred(_) | Source::ImageFile(_) => {
+            Identity::Unique(i)
+        }
     }
 }
 

@@ -99,7 +99,31 @@ fn key_of(e: &Entry) -> String {
 /// small ones): WIMs over the limit are split into `.swm` parts in the
 /// plan's scratch folder; any other file over it, names FAT cannot hold and
 /// folders with too many entries are problems of the profile.
-pub fn fat32_limits(mut plan: Plan, max_file: u64, part_size: u64) -> Result<Plan> {
+pub fn fat32_limits(plan: Plan, max_file: u64, part_size: u64) -> Result<Plan> {
+    fat32_limits_with(plan, max_file, part_size, splittable)
+}
+
+/// Whether a copied medium's entry may go on FAT32 as `.swm` parts: any
+/// WIM or ESD (already extracted to a file) anywhere on the medium, as
+/// Windows Setup media keep theirs in `sources/`.
+fn splittable_copy(e: &Entry) -> bool {
+    let name = e.path.rsplit('/').next().unwrap_or("").to_ascii_lowercase();
+    matches!(e.source, Source::File(_)) && (name.ends_with(".wim") || name.ends_with(".esd"))
+}
+
+/// FAT32 limits for a copied medium (`tsmedia write`): every WIM or ESD
+/// over `max_file` (4 GiB - 1 byte; tests use less), given as a file, is
+/// split into `.swm` parts of `part_size`.
+pub fn fat32_for_copy(plan: Plan, max_file: u64, part_size: u64) -> Result<Plan> {
+    fat32_limits_with(plan, max_file, part_size, splittable_copy)
+}
+
+fn fat32_limits_with(
+    mut plan: Plan,
+    max_file: u64,
+    part_size: u64,
+    splittable: fn(&Entry) -> bool,
+) -> Result<Plan> {
     let mut problems: Vec<Problem> = Vec::new();
     let mut renamed: Vec<(String, String)> = Vec::new();
     let mut entries = Vec::with_capacity(plan.entries.len());
@@ -150,7 +174,10 @@ pub fn fat32_limits(mut plan: Plan, max_file: u64, part_size: u64) -> Result<Pla
             Some(i) => (&e.path[..=i], &e.path[i + 1..]),
             None => ("", e.path.as_str()),
         };
-        let stem = &name[..name.len() - 4];
+        let stem = match name.rfind('.') {
+            Some(d) => &name[..d],
+            None => name,
+        };
         let first: PathBuf = dir.join(format!("{stem}.swm"));
         match crate::wim::split(src, &first, part_size) {
             Ok(parts) => {

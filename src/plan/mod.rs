@@ -3,6 +3,7 @@
 //! Writers consume a [`Plan`] and know nothing of profiles.
 
 pub mod encrypt;
+pub mod from_image;
 pub mod generated;
 pub mod limits;
 pub mod packages;
@@ -43,6 +44,18 @@ pub enum Source {
     /// Small bytes still being computed on another thread (the wrapped media
     /// key, while the password's key derivation runs); reading waits.
     Deferred(Arc<Deferred>),
+    /// A file inside an image (an ISO being written to a USB medium):
+    /// pieces of the image file, streamed in order.
+    ImageFile(Arc<ImageFile>),
+}
+
+/// Where the bytes of a file inside an image lie.
+#[derive(Debug)]
+pub struct ImageFile {
+    pub image: PathBuf,
+    pub image_len: u64,
+    pub pieces: Vec<crate::read::extent::Piece>,
+    pub size: u64,
 }
 
 type DeferredJob = std::thread::JoinHandle<Result<Vec<u8>, String>>;
@@ -147,6 +160,7 @@ impl std::fmt::Display for Origin<'_> {
         }
         match s {
             Source::File(p) => write!(f, "{}", p.display()),
+            Source::ImageFile(x) => write!(f, "{}:/{}", x.image.display(), self.0.path),
             _ => f.write_str("generated"),
         }
     }
@@ -217,11 +231,16 @@ pub struct Plan {
     /// DER of the media certificate carried in `Variables.dat` (written
     /// beside the output as `<output>.media.cer`).
     pub media_certificate_der: Option<Arc<[u8]>>,
+    /// SHA-256 that files must have once written (a copied medium's own
+    /// manifest): a writer that hashes files fails, naming the file, before
+    /// it writes the last one.
+    pub expected_sha256: Option<Arc<HashMap<String, [u8; 32]>>>,
 }
 
 /// (path on the medium, path inside the boot image, required)
 pub const BOOT_FILES: &[(&str, &str, bool)] = &[
-    ("bootmgr", "Windows/Boot/PCAT/bootmgr", true),
+    // Optional: without it, MBR USB media boot UEFI only (`plan` warns).
+    ("bootmgr", "Windows/Boot/PCAT/bootmgr", false),
     ("bootmgr.efi", "Windows/Boot/EFI/bootmgr.efi", true),
     ("boot/BCD", "Windows/Boot/DVD/PCAT/BCD", true),
     ("boot/boot.sdi", "Windows/Boot/DVD/PCAT/boot.sdi", true),
@@ -981,6 +1000,7 @@ pub fn build_with(vp: &ValidProfile, opts: &PlanOptions) -> Result<Plan> {
         scratch: Some(scratch),
         packages: records,
         media_certificate_der: media_certificate.map(|c| c.der.into()),
+        expected_sha256: None,
     };
     plan.size_manifest();
     Ok(plan)

@@ -281,6 +281,7 @@ mod tests {
             scratch: None,
             packages: Vec::new(),
             media_certificate_der: None,
+            expected_sha256: None,
         }
     }
 

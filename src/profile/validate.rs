@@ -666,7 +666,7 @@ pub fn validate(
             if let Some(v) = v {
                 if !is_guid(v) {
                     p.add(
-                        &format!("site.unknown_computer_guids.{arch}"),
+                        format!("site.unknown_computer_guids.{arch}"),
                         format!("`{v}` is not a GUID"),
                         "copy the GUID of the site's unknown computer object, like 6b2a1c9e-0d4f-4a53-9e3e-1c2d3e4f5a6b (braces optional)",
                     );
@@ -805,6 +805,20 @@ pub fn validate(
     }
 }
 
+/// A GUID as text: 32 hex digits in 8-4-4-4-12 groups, braces optional.
+fn is_guid(s: &str) -> bool {
+    let s = s
+        .strip_prefix('{')
+        .and_then(|x| x.strip_suffix('}'))
+        .unwrap_or(s);
+    let parts: Vec<&str> = s.split('-').collect();
+    parts.len() == 5
+        && parts
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(p, n)| p.len() == n && p.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -824,18 +838,4 @@ mod tests {
         assert!(parse_date("31/01/2026").is_none());
         assert!(parse_date("2026-02-30").is_none());
     }
-}
-
-/// A GUID as text: 32 hex digits in 8-4-4-4-12 groups, braces optional.
-fn is_guid(s: &str) -> bool {
-    let s = s
-        .strip_prefix('{')
-        .and_then(|x| x.strip_suffix('}'))
-        .unwrap_or(s);
-    let parts: Vec<&str> = s.split('-').collect();
-    parts.len() == 5
-        && parts
-            .iter()
-            .zip([8, 4, 4, 4, 12])
-            .all(|(p, n)| p.len() == n && p.chars().all(|c| c.is_ascii_hexdigit()))
 }

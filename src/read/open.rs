@@ -93,7 +93,7 @@ pub fn open(paths: &[PathBuf]) -> Result<Box<dyn Medium>> {
 
 /// `media-1.iso` alone stands for the whole set `media-1.iso`, `media-2.iso`, ...
 /// when those files sit next to it.
-fn expand_volume_set(paths: &[PathBuf]) -> Vec<PathBuf> {
+pub fn expand_volume_set(paths: &[PathBuf]) -> Vec<PathBuf> {
     if paths.len() != 1 {
         return paths.to_vec();
     }

@@ -6,6 +6,7 @@
 //! plan on a disk of some size and writes it.
 
 pub mod blockio;
+pub mod boot;
 pub mod device;
 pub mod fat32;
 pub mod partition;
@@ -36,10 +37,9 @@ pub fn tree(plan: &Plan) -> std::result::Result<Tree, Vec<fat32::TreeError>> {
             size: e.size,
         })
         .collect();
-    let last = plan
-        .entries
-        .iter()
-        .position(|e| matches!(e.source, Source::Manifest));
+    let last = plan.entries.iter().position(|e| {
+        matches!(e.source, Source::Manifest) || e.path == crate::manifest::MANIFEST_PATH
+    });
     Tree::build(files, &plan.empty_dirs, last)
 }
 
@@ -185,8 +185,14 @@ pub fn write_medium<D: BlockIo + Send + ?Sized>(
         }
         h
     };
+    let last = medium.layout.tree.last;
     let digests = fat32::write_volume(dev, medium.disk.part_offset(), &medium.layout, |i, w| {
         let e = &plan.entries[i];
+        if Some(i) == last {
+            if let Some(expected) = &plan.expected_sha256 {
+                check_expected(plan, expected, &w.all_digests()?)?;
+            }
+        }
         if matches!(e.source, Source::Manifest) {
             let hashes = by_path(&w.all_digests()?);
             let (n, sha) = plan
@@ -217,6 +223,30 @@ pub fn write_medium<D: BlockIo + Send + ?Sized>(
         .write(dev)
         .context("writing the partition table")?;
     Ok((by_path(&digests), manifest))
+}
+
+/// Compares the files written so far with the SHA-256 they must have.
+fn check_expected(
+    plan: &Plan,
+    expected: &std::collections::HashMap<String, [u8; 32]>,
+    digests: &blockio::Digests,
+) -> Result<()> {
+    for (i, got) in digests {
+        let e = &plan.entries[*i];
+        if let Some(want) = expected.get(&e.path) {
+            if want != got {
+                return Err(crate::error::VerifyFailed(format!(
+                    "/{} ({}) has SHA-256 {}, but the manifest of its source says {}: the source is damaged",
+                    e.path,
+                    e.origin(),
+                    hex::encode(got),
+                    hex::encode(want)
+                ))
+                .into());
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Streams an entry straight into the writer's buffer (the writer hashes

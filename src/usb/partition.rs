@@ -1,4 +1,5 @@
-//! The partition table: MBR with one active FAT32 (LBA) partition, or GPT
+//! The partition table: MBR with one active FAT32 (LBA) partition and
+//! tsmedia's MBR boot code (legacy BIOS boot), or GPT
 //! with one Microsoft basic data partition and a protective MBR. Both start
 //! the partition at 1 MiB. The first MiB (and for GPT the backup table at
 //! the disk's end) is built in memory and written after the file system.
@@ -21,9 +22,10 @@ const GPT_ARRAY_SECTORS: u64 = (GPT_ENTRIES * GPT_ENTRY_SIZE) as u64 / SECTOR;
 /// Microsoft basic data partition type, EBD0A0A2-B9E5-4433-87C0-68B6B72699C7.
 pub const GPT_BASIC_DATA: &str = "EBD0A0A2-B9E5-4433-87C0-68B6B72699C7";
 
-/// Boot code in the MBR: tsmedia media boot by UEFI, so a BIOS that starts
-/// this code is told to try the next device (INT 18h), then halts.
-const MBR_BOOT_CODE: [u8; 6] = [0xCD, 0x18, 0xFA, 0xF4, 0xEB, 0xFD];
+/// Boot code of a GPT disk's protective MBR: GPT media boot by UEFI only,
+/// so a BIOS that starts this code is told to try the next device
+/// (INT 18h), then halts. MBR disks get [`super::boot::MBR_CODE`].
+const PROTECTIVE_BOOT_CODE: [u8; 6] = [0xCD, 0x18, 0xFA, 0xF4, 0xEB, 0xFD];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -106,14 +108,15 @@ impl DiskLayout {
     /// entries), zeros elsewhere.
     pub fn first_mib(&self) -> Vec<u8> {
         let mut b = vec![0u8; MIB as usize];
-        b[..MBR_BOOT_CODE.len()].copy_from_slice(&MBR_BOOT_CODE);
         match self.kind {
             TableKind::Mbr => {
+                b[..440].copy_from_slice(super::boot::MBR_CODE);
                 b[440..444].copy_from_slice(&self.ids.mbr_signature.to_le_bytes());
                 let e = mbr_entry(0x80, MBR_TYPE_FAT32_LBA, self.part_start, self.part_sectors);
                 b[446..462].copy_from_slice(&e);
             }
             TableKind::Gpt => {
+                b[..PROTECTIVE_BOOT_CODE.len()].copy_from_slice(&PROTECTIVE_BOOT_CODE);
                 let size = (self.disk_sectors - 1).min(u32::MAX as u64);
                 let mut e = mbr_entry(0, MBR_TYPE_PROTECTIVE, 1, size);
                 // The protective entry starts at CHS 0/0/2.

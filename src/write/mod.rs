@@ -65,6 +65,17 @@ pub fn open_source(e: &Entry) -> Result<Box<dyn Read + Send>> {
         Source::Bytes(b) => Ok(Box::new(std::io::Cursor::new(b.clone()))),
         Source::Deferred(d) => Ok(Box::new(std::io::Cursor::new(d.get()?))),
         Source::Manifest => anyhow::bail!("the manifest is rendered, not read"),
+        Source::ImageFile(x) => {
+            let f = std::fs::File::open(&x.image)
+                .with_context(|| format!("opening {}", x.image.display()))?;
+            Ok(Box::new(crate::read::extent::ExtentReader::new(
+                f,
+                x.image_len,
+                x.pieces.clone(),
+                x.size,
+                &e.origin().to_string(),
+            )))
+        }
         Source::Encrypted(x) => {
             let inner = Entry {
                 path: e.path.clone(),

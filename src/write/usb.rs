@@ -24,6 +24,9 @@ pub struct UsbOptions {
     pub yes: bool,
     /// Read every file back after writing a device.
     pub verify: bool,
+    /// Read every file back after writing an image too (`tsmedia write` of
+    /// a medium without a manifest).
+    pub verify_image: bool,
 }
 
 fn tree(plan: &Plan) -> Result<usb::fat32::Tree> {
@@ -117,12 +120,27 @@ pub fn write_image(
         .with_context(|| format!("sizing {}", out.path().display()))?;
     let mut f = DirectFile::new(f);
     let progress = Progress::bytes(plan.total_size(), "writing", opts.quiet);
-    let (_, manifest) = usb::write_medium(&mut f, &medium, plan, &progress)
+    let (hashes, manifest) = usb::write_medium(&mut f, &medium, plan, &progress)
         .with_context(|| format!("writing {}", dest.display()))?;
     f.sync_all()
         .with_context(|| format!("flushing {}", out.path().display()))?;
     progress.finish();
     drop(f);
+    if usb_opts.verify_image {
+        let f = std::fs::File::open(out.path())
+            .with_context(|| format!("opening {}", out.path().display()))?;
+        let progress = Progress::bytes(plan.total_size(), "verifying", opts.quiet);
+        let res = usb::verify(&f, &medium, plan, &hashes, &manifest, &progress)
+            .with_context(|| format!("reading {} back", out.path().display()))?;
+        progress.finish();
+        if let Err(why) = res {
+            return Err(VerifyFailed(format!(
+                "{}: {why}; nothing was left behind",
+                dest.display()
+            ))
+            .into());
+        }
+    }
     out.commit()?;
     Ok(report(plan, dest, "usb-image", bytes, &manifest))
 }

@@ -73,6 +73,14 @@ fn stage(plan: &Plan, dir: &Path) -> Result<()> {
             Source::Manifest => {}
             // Written (as ciphertext) by the hashing pass.
             Source::Encrypted(_) => set_time(&p, time, true)?,
+            Source::ImageFile(_) => {
+                let mut r = crate::write::open_source(e)?;
+                let mut f = std::fs::File::create(&p)
+                    .with_context(|| format!("creating {}", p.display()))?;
+                std::io::copy(&mut r, &mut f)
+                    .with_context(|| format!("writing {}", p.display()))?;
+                set_time(&p, time, true)?;
+            }
         }
     }
     // Folders last, deepest first, so creating entries does not touch them again.

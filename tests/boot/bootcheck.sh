@@ -10,9 +10,15 @@
 #       bios-hdd  IMAGE is a raw disk (USB image) booted by SeaBIOS
 #       uefi-hdd  IMAGE is a raw disk (USB image) booted by OVMF
 #
+# BOOTCHECK_BUS (hdd modes): ide (default) attaches the disk as an IDE hard
+# disk; usb attaches it as a USB stick (xHCI usb-storage), the way a
+# technician's machine sees it.
+#
 # Fails on a timeout (BOOTCHECK_TIMEOUT seconds; default 60 for BIOS, 120
 # for UEFI, which is slow under TCG on a loaded machine), when the banner
-# appears twice (a reboot loop), or when QEMU exits without the marker.
+# appears twice (a reboot loop), when QEMU exits without the marker, when
+# SeaBIOS finds no bootable device, or when the bootmgr stand-in reports an
+# error (BOOTMGR STAND-IN ERROR: ..., quoted in the message).
 # QEMU is always stopped by its PID. The serial log is kept where
 # BOOTCHECK_LOG says (default: a temporary file, printed on failure).
 #
@@ -20,7 +26,7 @@
 # a missing tool (the message names the Debian package).
 set -euo pipefail
 
-usage() { sed -n '2,21s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
+usage() { sed -n '2,27s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
 [ $# -eq 3 ] || { usage >&2; exit 2; }
 mode=$1 image=$2 marker=$3
 [ -f "$image" ] || { echo "bootcheck: no such image: $image" >&2; exit 2; }
@@ -56,9 +62,21 @@ trap 'exit 1' INT TERM
 
 args=(-machine pc -m 512 -nodefaults -vga none -display none -no-reboot -nic none
       -serial "file:$log")
+qimage=${image//,/,,}    # a comma in -drive values is written twice
 case "$mode" in
-    bios|uefi) args+=(-drive "file=$image,media=cdrom,if=ide,readonly=on" -boot d) ;;
-    *) args+=(-drive "file=$image,format=raw,if=ide,snapshot=on" -boot c) ;;
+    bios|uefi) args+=(-drive "file=$qimage,media=cdrom,if=ide,readonly=on" -boot d) ;;
+    *)
+        args+=(-drive "if=none,id=disk0,file=$qimage,format=raw,snapshot=on")
+        case "${BOOTCHECK_BUS:-ide}" in
+            ide) args+=(-device ide-hd,drive=disk0,bus=ide.0,unit=0,bootindex=0) ;;
+            usb) args+=(-device qemu-xhci,id=xhci -device usb-storage,bus=xhci.0,drive=disk0,bootindex=0) ;;
+            *) echo "bootcheck: BOOTCHECK_BUS must be ide or usb" >&2; exit 2 ;;
+        esac ;;
+esac
+case "$mode" in
+    # "No bootable device" makes SeaBIOS reboot after 1 s; -no-reboot turns
+    # that into QEMU exiting, so a disk that does not boot fails quickly.
+    bios-hdd) args+=(-boot strict=on,reboot-timeout=1000) ;;
 esac
 case "$mode" in
     uefi*)
@@ -84,6 +102,12 @@ fail() {
 start=$(date +%s)
 while :; do
     clean=$(tr -d '\r' <"$log" | sed 's/\x1b\[[0-9;]*[A-Za-z]//g')
+    if grep -q "BOOTMGR STAND-IN ERROR: " <<<"$clean"; then
+        fail "the bootmgr stand-in says: $(grep -o 'BOOTMGR STAND-IN ERROR: .*' <<<"$clean" | head -n 1)"
+    fi
+    if grep -q "No bootable device" <<<"$clean"; then
+        fail "SeaBIOS found no bootable device"
+    fi
     banners=$(grep -c -- "$banner" <<<"$clean" || true)
     if [ "$banners" -gt 1 ]; then
         fail "the banner $banner appeared $banners times (the machine restarted)"

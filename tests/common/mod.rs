@@ -184,3 +184,44 @@ pub fn settings_text(file: &Path, password: &str) -> String {
 /// The product's default password of `Variables.dat`.
 #[allow(dead_code)]
 pub const DEFAULT_PASSWORD: &str = tsmedia::configmgr::envelope::DEFAULT_PASSWORD;
+
+/// QEMU and OVMF are present (under CI=true, their absence fails the test).
+pub fn boot_tools() -> bool {
+    have_tool("qemu-system-x86_64", "qemu-system-x86") & {
+        let ok = Path::new("/usr/share/OVMF/OVMF_CODE_4M.fd").exists();
+        if !ok {
+            if std::env::var("CI").as_deref() == Ok("true") {
+                panic!("OVMF is missing: install the Debian package ovmf (CI=true requires it)");
+            }
+            eprintln!("SKIPPED: no OVMF (Debian package ovmf)");
+        }
+        ok
+    }
+}
+
+/// Boots a USB disk image with tests/boot/bootcheck.sh (MODE bios-hdd or
+/// uefi-hdd), attached over `bus` (ide or usb); Ok when the boot payload
+/// printed the firmware's banner and then `marker`.
+pub fn boot_disk(mode: &str, img: &Path, marker: &str, bus: &str) -> Result<String, String> {
+    let out = Command::new("bash")
+        .arg(root().join("tests/boot/bootcheck.sh"))
+        .arg(mode)
+        .arg(img)
+        .arg(marker)
+        .env("BOOTCHECK_BUS", bus)
+        .output()
+        .map_err(|e| format!("running bootcheck.sh: {e}"))?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if out.status.success() {
+        Ok(text)
+    } else {
+        Err(format!(
+            "{mode} boot of {} over {bus} failed:\n{text}",
+            img.display()
+        ))
+    }
+}

@@ -40,6 +40,15 @@ use udf_tree::UdfVolume;
 use super::extent::ExtentReader;
 use super::{path_key, BootEntry, Emulation, Medium, MediumFile, Problems, StructureProblem};
 
+/// Where a file's bytes lie: pieces of an image file, in file order.
+#[derive(Debug, Clone)]
+pub struct FileData {
+    pub image: std::path::PathBuf,
+    pub image_len: u64,
+    pub pieces: Vec<super::extent::Piece>,
+    pub size: u64,
+}
+
 /// Why an image could not be opened.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
@@ -456,6 +465,29 @@ impl IsoImage {
     /// are left out).
     pub fn extents(&self, path: &str) -> Option<Vec<(u64, u64)>> {
         Some(self.entry(path)?.data_extents().collect())
+    }
+
+    /// Where a file's bytes lie, so another part of tsmedia can stream them
+    /// itself (`tsmedia write`): `None` for a path the image does not hold;
+    /// an error for a file that cannot be read or an image held in memory.
+    pub fn file_data(&self, path: &str) -> Option<Result<FileData, String>> {
+        let e = self.entry(path)?;
+        Some(self.data_of(e))
+    }
+
+    pub(crate) fn data_of(&self, e: &FileEntry) -> Result<FileData, String> {
+        if let Some(why) = &e.unreadable {
+            return Err(format!("{}: cannot be read: {why}", e.path));
+        }
+        match &self.backing {
+            Backing::File(p) => Ok(FileData {
+                image: p.clone(),
+                image_len: self.len,
+                pieces: e.pieces.clone(),
+                size: e.size,
+            }),
+            Backing::Bytes(_) => Err(format!("{}: the image is held in memory", e.path)),
+        }
     }
 
     pub(crate) fn entry(&self, path: &str) -> Option<&FileEntry> {

@@ -164,6 +164,13 @@ impl IsoVolumeSet {
         Some(self.numbers[d])
     }
 
+    /// Where a file's bytes lie (see [`IsoImage::file_data`]): in the
+    /// volume that holds its data.
+    pub fn file_data(&self, path: &str) -> Option<Result<super::FileData, String>> {
+        let &(v, f, d) = self.files.get(*self.by_path.get(&path_key(path))?)?;
+        Some(self.volumes[d].data_of(&self.volumes[v].main_files()[f]))
+    }
+
     /// Every file, with the volume sequence number of the volume holding it.
     pub fn files_with_volume(&self) -> Vec<(MediumFile, u16)> {
         self.files

@@ -168,10 +168,12 @@ impl Geometry {
     }
 }
 
-/// The FAT32 boot sector (also written as the backup at sector 6).
+/// The FAT32 boot sector (also written as the backup at sector 6), with
+/// tsmedia's BIOS boot code; its second part goes to sector 2 and 8
+/// ([`crate::usb::boot::vbr_stage2`]).
 pub fn boot_sector(g: &Geometry, serial: u32, label: &[u8; 11]) -> [u8; 512] {
     let mut b = [0u8; 512];
-    b[0..3].copy_from_slice(&[0xEB, 0x58, 0x90]);
+    b[0..3].copy_from_slice(crate::usb::boot::vbr_jump());
     b[3..11].copy_from_slice(b"MSWIN4.1");
     b[11..13].copy_from_slice(&(SECTOR as u16).to_le_bytes());
     b[13] = g.sectors_per_cluster as u8;
@@ -194,11 +196,9 @@ pub fn boot_sector(g: &Geometry, serial: u32, label: &[u8; 11]) -> [u8; 512] {
     b[67..71].copy_from_slice(&serial.to_le_bytes());
     b[71..82].copy_from_slice(label);
     b[82..90].copy_from_slice(b"FAT32   ");
-    // Boot code at 0x5A (where the jump lands): nothing boots from this
-    // sector yet, so stop cleanly: cli; hlt; jmp back to hlt.
-    b[90..94].copy_from_slice(&[0xFA, 0xF4, 0xEB, 0xFD]);
-    b[510] = 0x55;
-    b[511] = 0xAA;
+    // Boot code from 0x5A (where the jump lands) and 55AA: it loads the
+    // rest of itself from sector 2, then BOOTMGR (src/usb/boot).
+    b[crate::usb::boot::VBR_CODE_START..].copy_from_slice(crate::usb::boot::vbr_code());
     b
 }
 

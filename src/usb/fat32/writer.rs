@@ -1,6 +1,7 @@
 //! Writes a [`Layout`] to a disk in one pass: both FATs (generated a piece at
 //! a time), the directories, every file streamed once in cluster order, and
-//! last the reserved sectors (boot sector, FSInfo and their backups), so an
+//! last the reserved sectors (boot sector, FSInfo, the boot code's second
+//! sector, and their backups), so an
 //! interrupted write never leaves a volume that looks complete.
 
 use std::io::Write;
@@ -84,11 +85,15 @@ fn write_reserved<D: BlockIo + ?Sized>(dev: &mut D, offset: u64, layout: &Layout
     let mut reserved = vec![0u8; RESERVED_SECTORS as usize * SECTOR as usize];
     let boot = boot_sector(g, layout.serial, &layout.label);
     let info = fsinfo(layout.free_clusters(), layout.next_free());
+    let stage2 = crate::usb::boot::vbr_stage2();
+    let s2 = crate::usb::boot::VBR_STAGE2_SECTOR;
     for (sector, bytes) in [
         (0, &boot),
         (FSINFO_SECTOR, &info),
+        (s2, stage2),
         (BACKUP_BOOT_SECTOR, &boot),
         (BACKUP_BOOT_SECTOR + 1, &info),
+        (BACKUP_BOOT_SECTOR + s2, stage2),
     ] {
         let at = sector as usize * SECTOR as usize;
         reserved[at..at + 512].copy_from_slice(bytes);
