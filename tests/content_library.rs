@@ -197,16 +197,30 @@ fn standalone_medium_from_a_content_library_holds_every_referenced_package() {
         assert!(String::from_utf8_lossy(&info.stdout).contains("Microsoft Windows PE"));
     }
     // Policy.xml lists the packages pulled from the library.
-    let policy = std::fs::read_to_string(out.join("SMS/data/Policy.xml")).unwrap();
+    let policy = policy_text(&out);
     for id in ["TSM00103", "TSM00104", "TSM00105", "TSM00106"] {
         assert!(
-            policy.contains(&format!("<Package id=\"{id}\"")),
+            policy.contains(&format!(
+                "<property name=\"ReferencePackageID\" type=\"8\"><value>{id}</value>"
+            )),
+            "{id} in {policy}"
+        );
+        assert!(
+            policy.contains(&format!("<value>SMS/PKG/{id}</value>")),
             "{id} in {policy}"
         );
     }
+    // TSM00104 is referenced by a driver step: its reference is a driver package.
+    let driver = tsmedia::configmgr::policy::PackageKind::Driver.type_code();
+    let reference = policy
+        .split("<instance ")
+        .find(|i| i.contains("ReferencePackageID\" type=\"8\"><value>TSM00104</value>"))
+        .unwrap_or_else(|| panic!("no reference to TSM00104 in {policy}"));
     assert!(
-        policy.contains("kind=\"driver\" path=\"/SMS/PKG/TSM00104\""),
-        "{policy}"
+        reference.contains(&format!(
+            "<property name=\"ReferencePackageType\" type=\"8\"><value>{driver}</value>"
+        )),
+        "{reference}"
     );
 
     // verify passes.

@@ -188,14 +188,7 @@ fn standalone_content_is_byte_identical_to_the_package_sources() {
         sha256_file(&out.join("SMS/PKG/TSM00001/install.wim")),
         sha256_file(&fx.join("install.wim"))
     );
-    let vars = settings_text(&out.join("SMS/data/Variables.dat"), DEFAULT_PASSWORD);
-    let guid = vars
-        .split("<var name=\"_SMSMediaGuid\"><![CDATA[")
-        .nth(1)
-        .and_then(|r| r.split("]]>").next())
-        .unwrap()
-        .to_string();
-    let policy = settings_text(&out.join("SMS/data/Policy.xml"), &guid);
+    let policy = policy_text(&out);
     assert!(policy.contains("<property name=\"PKG_PackageID\" type=\"8\"><value>TSM00010</value>"));
     assert!(policy.contains("<value>SMS/PKG/TSM00003</value>"));
     assert!(policy.contains("<value>TSM00001</value>"));

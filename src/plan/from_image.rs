@@ -170,7 +170,6 @@ pub fn from_iso_with_limits(
             .context("creating a scratch folder")?,
     );
     let mut entries = Vec::with_capacity(files.len());
-    let mut expected = HashMap::new();
     let mut changed_hash: HashMap<String, [u8; 32]> = HashMap::new();
     for f in &files {
         let data = match src.file_data(&f.path) {
@@ -214,7 +213,8 @@ pub fn from_iso_with_limits(
             changed_hash.insert(entry.path.clone(), got);
             entry.source = Source::Bytes(bytes.into());
         } else if let Some(h) = wanted {
-            expected.insert(f.path.clone(), h);
+            // Checked by the writer as it copies (the source's own manifest).
+            entry.sha256 = Some(h);
         }
         entries.push(entry);
     }
@@ -280,7 +280,6 @@ pub fn from_iso_with_limits(
         empty_dirs: Vec::new(),
         boot,
         scratch: Some(scratch),
-        expected_sha256: manifest.is_some().then(|| Arc::new(expected)),
         packages: Vec::new(),
         media_certificate_der: None,
     };
@@ -443,16 +442,6 @@ fn restate_manifest(
     }
     m.files = files;
     let bytes = m.to_bytes();
-    let expected = plan.expected_sha256.take().map(|x| {
-        let mut x = (*x).clone();
-        x.retain(|p, _| {
-            plan.entries
-                .iter()
-                .any(|e| &e.path == p && matches!(e.source, Source::ImageFile(_)))
-        });
-        Arc::new(x)
-    });
-    plan.expected_sha256 = expected;
     for e in &mut plan.entries {
         if e.path == MANIFEST_PATH {
             e.size = bytes.len() as u64;

@@ -135,7 +135,8 @@ pub struct Entry {
     /// the plan was split into volumes).
     pub volume: u32,
     /// The SHA-256 the content must have (content taken from a content
-    /// library, which records it): writers fail the build on a mismatch.
+    /// library, or from an image whose manifest records it): writers
+    /// fail the build on a mismatch.
     pub sha256: Option<[u8; 32]>,
 }
 
@@ -231,10 +232,6 @@ pub struct Plan {
     /// DER of the media certificate carried in `Variables.dat` (written
     /// beside the output as `<output>.media.cer`).
     pub media_certificate_der: Option<Arc<[u8]>>,
-    /// SHA-256 that files must have once written (a copied medium's own
-    /// manifest): a writer that hashes files fails, naming the file, before
-    /// it writes the last one.
-    pub expected_sha256: Option<Arc<HashMap<String, [u8; 32]>>>,
 }
 
 /// (path on the medium, path inside the boot image, required)
@@ -1000,7 +997,6 @@ pub fn build_with(vp: &ValidProfile, opts: &PlanOptions) -> Result<Plan> {
         scratch: Some(scratch),
         packages: records,
         media_certificate_der: media_certificate.map(|c| c.der.into()),
-        expected_sha256: None,
     };
     plan.size_manifest();
     Ok(plan)

@@ -281,7 +281,6 @@ mod tests {
             scratch: None,
             packages: Vec::new(),
             media_certificate_der: None,
-            expected_sha256: None,
         }
     }
 

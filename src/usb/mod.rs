@@ -188,9 +188,11 @@ pub fn write_medium<D: BlockIo + Send + ?Sized>(
     let last = medium.layout.tree.last;
     let digests = fat32::write_volume(dev, medium.disk.part_offset(), &medium.layout, |i, w| {
         let e = &plan.entries[i];
+        // A damaged source fails before the last file makes the medium
+        // look complete.
         if Some(i) == last {
-            if let Some(expected) = &plan.expected_sha256 {
-                check_expected(plan, expected, &w.all_digests()?)?;
+            for (j, h) in w.all_digests()?.iter() {
+                crate::write::check_expected(&plan.entries[*j], h)?;
             }
         }
         if matches!(e.source, Source::Manifest) {
@@ -223,30 +225,6 @@ pub fn write_medium<D: BlockIo + Send + ?Sized>(
         .write(dev)
         .context("writing the partition table")?;
     Ok((by_path(&digests), manifest))
-}
-
-/// Compares the files written so far with the SHA-256 they must have.
-fn check_expected(
-    plan: &Plan,
-    expected: &std::collections::HashMap<String, [u8; 32]>,
-    digests: &blockio::Digests,
-) -> Result<()> {
-    for (i, got) in digests {
-        let e = &plan.entries[*i];
-        if let Some(want) = expected.get(&e.path) {
-            if want != got {
-                return Err(crate::error::VerifyFailed(format!(
-                    "/{} ({}) has SHA-256 {}, but the manifest of its source says {}: the source is damaged",
-                    e.path,
-                    e.origin(),
-                    hex::encode(got),
-                    hex::encode(want)
-                ))
-                .into());
-            }
-        }
-    }
-    Ok(())
 }
 
 /// Streams an entry straight into the writer's buffer (the writer hashes

@@ -145,6 +145,17 @@ pub fn check_expected(e: &Entry, computed: &[u8; 32]) -> Result<()> {
         return Ok(());
     }
     match e.sha256 {
+        // A file of an image being copied: its medium's manifest names the hash.
+        Some(want) if want != *computed && matches!(e.source, Source::ImageFile(_)) => {
+            Err(crate::error::VerifyFailed(format!(
+                "/{} ({}) has SHA-256 {}, but the manifest of its source says {}: the source is damaged",
+                e.path,
+                e.origin(),
+                hex::encode(computed),
+                hex::encode(want)
+            ))
+            .into())
+        }
         Some(want) if want != *computed => Err(anyhow::anyhow!(
             "{}: it has SHA-256 {}, but the content library records {}",
             mismatch_context(e),

@@ -181,6 +181,20 @@ pub fn settings_text(file: &Path, password: &str) -> String {
     tsmedia::configmgr::envelope::decode_text(&plain).expect("UTF-16 text")
 }
 
+/// The decrypted `Policy.xml` of a medium (a folder): its password is the
+/// `_SMSMediaGuid` of `Variables.dat`, opened with the default password.
+#[allow(dead_code)]
+pub fn policy_text(medium: &Path) -> String {
+    let vars = settings_text(&medium.join("SMS/data/Variables.dat"), DEFAULT_PASSWORD);
+    let guid = vars
+        .split("<var name=\"_SMSMediaGuid\"><![CDATA[")
+        .nth(1)
+        .and_then(|r| r.split("]]>").next())
+        .expect("Variables.dat names the media GUID")
+        .to_string();
+    settings_text(&medium.join("SMS/data/Policy.xml"), &guid)
+}
+
 /// The product's default password of `Variables.dat`.
 #[allow(dead_code)]
 pub const DEFAULT_PASSWORD: &str = tsmedia::configmgr::envelope::DEFAULT_PASSWORD;
