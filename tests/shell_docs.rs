@@ -350,7 +350,9 @@ fn man_pages_render_and_name_every_subcommand_and_option() {
             for n in &names {
                 assert!(text.contains(n.as_str()), "{name} does not name {n}");
             }
-            if let Some(help) = a.get_help() {
+            // A page shows the long help when an option has one (clap then
+            // also words the automatic --help differently).
+            if let Some(help) = a.get_long_help().or(a.get_help()) {
                 let help = help
                     .to_string()
                     .split_whitespace()
