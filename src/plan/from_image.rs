@@ -247,7 +247,7 @@ pub fn from_iso_with_limits(
         OffsetDateTime::parse(&m.created, &time::format_description::well_known::Rfc3339).ok()
     }) {
         Some(t) => t,
-        None => source_time(first)?,
+        None => super::creation_time(first)?,
     };
     let has = |p: &str| entries.iter().any(|e| e.path.eq_ignore_ascii_case(p));
     let boot = BootFiles {
@@ -377,23 +377,6 @@ fn content_guid(label: &str, entries: &[Entry]) -> String {
         &x[16..20],
         &x[20..32]
     )
-}
-
-/// Date for the medium: `SOURCE_DATE_EPOCH`, else the image's modification time.
-fn source_time(image: &Path) -> Result<OffsetDateTime> {
-    if let Ok(v) = std::env::var("SOURCE_DATE_EPOCH") {
-        let secs: i64 = v
-            .trim()
-            .parse()
-            .with_context(|| format!("SOURCE_DATE_EPOCH={v} is not a number of seconds"))?;
-        return OffsetDateTime::from_unix_timestamp(secs)
-            .with_context(|| format!("SOURCE_DATE_EPOCH={v} is out of range"));
-    }
-    let m = std::fs::metadata(image)
-        .and_then(|m| m.modified())
-        .with_context(|| format!("reading the date of {}", image.display()))?;
-    let t = OffsetDateTime::from(m);
-    Ok(t.replace_nanosecond(0).unwrap_or(t))
 }
 
 /// After WIMs were split (and settings naming them renamed), the copied

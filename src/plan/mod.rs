@@ -293,7 +293,7 @@ pub const PRESTART_ID: &str = "PRESTART";
 
 /// Timestamp for the medium: `SOURCE_DATE_EPOCH` when set, else the
 /// profile file's modification time (so rebuilds of unchanged input match).
-fn creation_time(profile_file: &Path) -> Result<OffsetDateTime> {
+pub(crate) fn creation_time(profile_file: &Path) -> Result<OffsetDateTime> {
     if let Ok(v) = std::env::var("SOURCE_DATE_EPOCH") {
         let secs: i64 = v
             .trim()
@@ -798,16 +798,7 @@ pub fn build_with(vp: &ValidProfile, opts: &PlanOptions) -> Result<Plan> {
             }
         }
         records.push(r.record);
-        on_medium.push(PackageOnMedium {
-            id: pkg.id,
-            name: pkg.name,
-            kind: match pkg.kind {
-                crate::profile::PackageKind::Application => PackageKind::Application,
-                crate::profile::PackageKind::Package => PackageKind::Package,
-                crate::profile::PackageKind::Driver => PackageKind::Driver,
-            },
-            path: pkg.path,
-        });
+        on_medium.push(pkg);
     }
     let mut prestart_path = None;
     if let Some(files) = p.prestart.as_ref().and_then(|ps| ps.files.as_ref()) {

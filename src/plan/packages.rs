@@ -13,14 +13,16 @@ use crate::configmgr::content_library::{self as cl, FileIni, PackageIni};
 use crate::configmgr::task_sequence::{self, RefKind, TaskSequence};
 use crate::profile::{MediaType, PackageKind, ValidProfile};
 
-/// A package as the settings files list it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PackageOnMedium {
-    pub id: String,
-    pub name: String,
-    pub kind: PackageKind,
-    /// Medium folder, `SMS/PKG/<id>`.
-    pub path: String,
+pub use crate::configmgr::policy::PackageOnMedium;
+
+impl From<PackageKind> for crate::configmgr::policy::PackageKind {
+    fn from(k: PackageKind) -> Self {
+        match k {
+            PackageKind::Application => Self::Application,
+            PackageKind::Package => Self::Package,
+            PackageKind::Driver => Self::Driver,
+        }
+    }
 }
 
 /// What `plan` shows of a package on the medium.
@@ -586,7 +588,7 @@ pub fn resolve(vp: &ValidProfile, sources: &Sources) -> Resolution {
             medium: PackageOnMedium {
                 id: pkg.id.clone(),
                 name: pkg.name.clone(),
-                kind: pkg.kind,
+                kind: pkg.kind.into(),
                 path: path.clone(),
             },
             key,
@@ -651,7 +653,7 @@ pub fn resolve(vp: &ValidProfile, sources: &Sources) -> Resolution {
                     medium: PackageOnMedium {
                         id: id.clone(),
                         name: name.clone(),
-                        kind,
+                        kind: kind.into(),
                         path: path.clone(),
                     },
                     key: "content_sources".into(),
