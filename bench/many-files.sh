@@ -88,11 +88,8 @@ run() {   # run NAME COMMAND...: prints "NAME MILLISECONDS PEAK_KIB"
     m=$(tail -n 1 "$base/rss")
     echo "$name $(( (t1 - t0) / 1000000 )) $m"
 }
-mcopy_image() {   # staged-folder image
-    truncate -s 1G "$2"
-    mkfs.fat -F 32 -n BENCH "$2" >/dev/null
-    mcopy -s -i "$2" "$1"/* ::/
-}
+# mkfs.fat + mcopy as one command (so /usr/bin/time measures both).
+mcopy_image='truncate -s 1G "$2" && mkfs.fat -F 32 -n BENCH "$2" >/dev/null && mcopy -s -i "$2" "$1"/* ::/'
 
 results=$base/results
 : >"$results"
@@ -115,7 +112,7 @@ for r in $(seq 1 "$rounds"); do
             run xorriso xorriso -as mkisofs -quiet -J -joliet-long -iso-level 3 -V BENCH -o "$out/x.iso" "$base/staged-100k" ;;
         esac
         case $what in usb|all)
-            run mkfs-mcopy mcopy_image "$base/staged-100k" "$out/m.img" ;;
+            run mkfs-mcopy bash -c "$mcopy_image" _ "$base/staged-100k" "$out/m.img" ;;
         esac
         case $what in folder|all)
             run cp-r cp -r "$base/staged-100k" "$out/copy" ;;

@@ -27,12 +27,11 @@ pub fn write(plan: &Plan, dest: &Path, opts: &WriteOptions) -> Result<Report> {
             continue;
         }
         let target = root.join(&e.path);
-        let f = std::fs::File::create(&target)
+        // copy_entry writes in chunks of its own buffer: no second buffer
+        // (a 1 MiB one per file cost more than small files themselves).
+        let mut f = std::fs::File::create(&target)
             .with_context(|| format!("creating {}", target.display()))?;
-        let mut w = BufWriter::with_capacity(crate::io::BUF_SIZE, f);
-        let h = copy_entry(e, &mut w, &progress)?;
-        w.flush()
-            .with_context(|| format!("writing {}", target.display()))?;
+        let h = copy_entry(e, &mut f, &progress)?;
         hashes.insert(i, h);
     }
     let mpath = root.join(crate::manifest::MANIFEST_PATH);
