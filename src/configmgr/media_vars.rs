@@ -63,14 +63,7 @@ impl MediaVars {
     /// Reads the XML text: every `var` element with a `name`, anywhere
     /// under the root, in document order.
     pub fn parse(xml: &str) -> Result<MediaVars, String> {
-        let doc = roxmltree::Document::parse_with_options(
-            xml,
-            roxmltree::ParsingOptions {
-                allow_dtd: false,
-                ..Default::default()
-            },
-        )
-        .map_err(|e| format!("not XML: {e}"))?;
+        let doc = super::parse_xml(xml).map_err(|e| format!("not XML: {e}"))?;
         let root = doc.root_element();
         if root.tag_name().name() != "MediaVarList" {
             return Err(format!(

@@ -26,6 +26,17 @@ pub const FULL_MEDIA: &str = "FullMedia";
 pub const OEM_MEDIA: &str = "OEMMedia";
 pub const CAPTURE_MEDIA: &str = "CaptureMedia";
 
+/// Parses XML from a medium or a site: no DTDs (no entity expansion).
+pub fn parse_xml(xml: &str) -> Result<roxmltree::Document<'_>, roxmltree::Error> {
+    roxmltree::Document::parse_with_options(
+        xml,
+        roxmltree::ParsingOptions {
+            allow_dtd: false,
+            ..Default::default()
+        },
+    )
+}
+
 /// Escapes text for XML content and attribute values.
 pub fn xml_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());

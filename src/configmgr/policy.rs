@@ -154,14 +154,7 @@ impl TaskSequencePolicy {
     /// `PKG_Name`, `ADV_AdvertisementID`, `TS_Sequence` (by `name`
     /// attribute) anywhere in the document, and its `value` child.
     pub fn parse(xml: &str) -> Result<TaskSequencePolicy, String> {
-        let doc = roxmltree::Document::parse_with_options(
-            xml,
-            roxmltree::ParsingOptions {
-                allow_dtd: false,
-                ..Default::default()
-            },
-        )
-        .map_err(|e| format!("not XML: {e}"))?;
+        let doc = super::parse_xml(xml).map_err(|e| format!("not XML: {e}"))?;
         let values = |name: &str| -> Vec<String> {
             doc.descendants()
                 .filter(|n| n.is_element() && n.attribute("name") == Some(name))
@@ -235,14 +228,8 @@ impl TaskSequencePolicy {
 
     /// Steps of the sequence: its `step` elements, at any depth.
     pub fn step_count(&self) -> Result<usize, String> {
-        let doc = roxmltree::Document::parse_with_options(
-            &self.sequence,
-            roxmltree::ParsingOptions {
-                allow_dtd: false,
-                ..Default::default()
-            },
-        )
-        .map_err(|e| format!("TS_Sequence is not XML: {e}"))?;
+        let doc =
+            super::parse_xml(&self.sequence).map_err(|e| format!("TS_Sequence is not XML: {e}"))?;
         Ok(doc.descendants().filter(|n| n.has_tag_name("step")).count())
     }
 }
